@@ -1,0 +1,90 @@
+"""Base class of every neuro_nodes node, and the ``main()`` all of them share.
+
+A node declares its parameters dataclass as ROS parameters (with ranges,
+choices and read-only flags), keeps the validated values in ``self.params``,
+refuses a bad remote change with its reason while it keeps running, and
+publishes its :class:`Health` on ``/diagnostics``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from neuro_nodes.core.health import Health
+from neuro_nodes.ros.diagnostics import DiagnosticsPublisher
+from neuro_nodes.ros.dds import apply_loopback_defaults
+from neuro_nodes.ros.parameters import check_update, declare_parameters
+
+P = TypeVar("P")
+
+
+class NeuroNode(Node, Generic[P]):
+    """``Node`` + parameters dataclass + health on /diagnostics.
+
+    Subclasses set ``params_type`` and may override :meth:`on_params_changed`.
+    ``node_kwargs`` go to ``rclpy.node.Node`` (``cli_args``, ``context``, ...), so the
+    launch runner can create the node in-process with its ``--ros-args``.
+    """
+
+    params_type: type[P]
+
+    def __init__(self, name: str, **node_kwargs: Any) -> None:
+        super().__init__(name, **node_kwargs)
+        self.params: P = declare_parameters(self, self.params_type)
+        self.health = Health()
+        self._diagnostics = DiagnosticsPublisher(self, self.health)
+        self._pending: P | None = None
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._commit_parameters)
+
+    def _validate_parameters(self, parameters: list[Parameter]):
+        self._pending, result = check_update(self.params, parameters)
+        if not result.successful:
+            self.get_logger().warning(f"parameter change refused: {result.reason}")
+        return result
+
+    def _commit_parameters(self, parameters: list[Parameter]) -> None:
+        if self._pending is None or self._pending is self.params:
+            return
+        old, self.params, self._pending = self.params, self._pending, None
+        self.on_params_changed(old, self.params)
+
+    def on_params_changed(self, old: P, new: P) -> None:
+        """Called after a remote parameter change was accepted."""
+
+    def stamp_latency(self, started_s: float) -> None:
+        """Record processing latency since ``started_s`` (``time.perf_counter()``)."""
+        self.health.latency(time.perf_counter() - started_s)
+
+
+def run_node(node_class: type[Node], args: Sequence[str] | None = None) -> int:
+    """Init, spin until SIGINT/SIGTERM, shut down: the body of every node's ``main()``.
+
+    Returns the process exit code: 0 on a signal, 1 with a one-line reason when the
+    node could not start (bad parameter, missing device or file).
+    """
+    apply_loopback_defaults()
+    rclpy.init(args=list(sys.argv if args is None else args))
+    node = None
+    try:
+        node = node_class()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
+        name = getattr(node_class, "node_name", node_class.__name__)
+        print(f"[{name}] error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
