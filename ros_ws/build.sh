@@ -36,7 +36,8 @@ done
 args=(build --merge-install --cmake-args -DBUILD_TESTING=OFF -Wno-dev)
 [ ${#skip[@]} -eq 0 ] || args+=(--packages-skip "${skip[@]}")
 if [ $quiet -eq 1 ]; then
-  colcon --log-level error "${args[@]}" "$@" --event-handlers console_direct- console_cohesion- status- summary+ >/dev/null
+  log="$WS/log/build_quiet.log"; mkdir -p "$WS/log"
+  colcon --log-level error "${args[@]}" "$@" >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
 else
   colcon "${args[@]}" "$@"
 fi

@@ -16,8 +16,9 @@ die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
 # --- 1. Debian packages (installed only when missing) ----------------------
 # libusb-1.0-0: open3d; libegl1 + libgl1-mesa-dri: headless MuJoCo (EGL, llvmpipe);
-# libosmesa6: MuJoCo's OSMesa fallback; cmake/g++: colcon build of interfaces.
-DEB_PACKAGES=(libusb-1.0-0 libegl1 libgl1-mesa-dri libosmesa6 cmake g++ python3-venv)
+# libosmesa6: MuJoCo's OSMesa fallback; cmake/g++: colcon build of interfaces;
+# strace: the test that proves DDS sends nothing beyond loopback.
+DEB_PACKAGES=(libusb-1.0-0 libegl1 libgl1-mesa-dri libosmesa6 cmake g++ python3-venv strace)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${DEB_PACKAGES[@]}"; do
@@ -49,7 +50,8 @@ mkdir -p "$STAMPS"
 # unpinned torch would pull a CUDA build of several GB.
 if ! "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
   say "installing torch==$TORCH_VERSION"
-  "$PY" -m pip install -q "torch==$TORCH_VERSION"
+  "$PY" -m pip install -q "torch==$TORCH_VERSION" 2>&1 | grep -v "is ignored: it is neither" || true
+  "$PY" -c "import torch" || die "torch==$TORCH_VERSION did not install"
 fi
 
 hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
@@ -57,8 +59,9 @@ hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 deps_hash=$(hash_of pyproject.toml)
 if [ "$(cat "$STAMPS/pip" 2>/dev/null)" != "$deps_hash" ]; then
   say "installing neuro_nodes and its dependencies (pip install -e .[dev])"
-  "$PY" -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither" || true
-  "$PY" -c "import neuro_nodes, rclpy" || die "pip install -e .[dev] failed"
+  log="$STAMPS/pip.log"
+  "$PY" -m pip install -e ".[dev]" >"$log" 2>&1 || { tail -20 "$log" >&2; die "pip install -e .[dev] failed (log: $log)"; }
+  "$PY" -c "import neuro_nodes, rclpy" || die "neuro_nodes or rclpy does not import after pip install (log: $log)"
   # a second torch would mean some dependency pulled a CUDA build
   n_torch=$("$PY" -m pip list 2>/dev/null | grep -cE '^(torch|torchvision|torchaudio) ' || true)
   [ "$n_torch" -le 1 ] || die "a dependency installed torchvision/torchaudio (CUDA torch); remove it"
@@ -76,7 +79,7 @@ if [ "$(cat "$STAMPS/cmakefix" 2>/dev/null)" != "$wheel_count" ]; then
   grep -rlZ --include='*.cmake' '/opt/python/cp311-cp311' "$VENV" 2>/dev/null \
     | xargs -0 -r sed -i \
         -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$np_inc#g" \
-        -e "s#/opt/python/cp311-cp311/include/python3.11#$py_inc#g"
+        -e "s#/opt/python/cp311-cp311/include/python3.11#$py_inc#g" || true
   echo "$wheel_count" > "$STAMPS/cmakefix"
   rm -f "$STAMPS/colcon"
 fi
@@ -93,5 +96,5 @@ if [ "$(cat "$STAMPS/colcon" 2>/dev/null)" != "$src_hash" ] || [ ! -d ros_ws/ins
 fi
 
 # --- 5. environment ----------------------------------------------------------
-"$PY" -m neuro_nodes.env_setup --write
+"$PY" -m neuro_nodes.workspace --write
 say "ready: .venv/bin/neuro (or 'source env.sh' for a shell with everything on PATH)"

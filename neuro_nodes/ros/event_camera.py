@@ -20,6 +20,7 @@ from neuro_nodes.bag.reader import BagError, list_topics, read_messages
 from neuro_nodes.core.params import param
 from neuro_nodes.events.replay import ReplayClock
 from neuro_nodes.ros.node_base import NeuroNode, run_node
+from neuro_nodes.ros.ports import publishes
 from neuro_nodes.ros.qos import EVENTS_QOS
 
 EVENT_TYPES = ("event_camera_msgs/msg/EventPacket", "event_array_msgs/msg/EventArray")
@@ -41,15 +42,21 @@ class EventCameraParams:
 class EventCameraNode(NeuroNode[EventCameraParams]):
     params_type = EventCameraParams
     node_name = "event_camera"
+    ports = (
+        publishes("events", "event_camera_msgs/msg/EventPacket",
+                  "event packets, payload as recorded (evt3, evt2, libcaer, mono)", "best effort, depth 1000"),
+    )
 
     def __init__(self, **node_kwargs) -> None:
         super().__init__(self.node_name, **node_kwargs)
         self._topic = self._pick_topic()
         self._pub = self.create_publisher(EventPacket, "events", EVENTS_QOS)
-        self._clock = ReplayClock(self.params.rate)
+        self._replay_clock = ReplayClock(self.params.rate)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._replay, daemon=True)
         self._thread.start()
+        self.get_logger().info(f"replaying {self._topic} of {self.params.path} "
+                               f"(rate {self.params.rate}, loop {self.params.loop})")
 
     def _pick_topic(self) -> str:
         if not self.params.path:
@@ -71,16 +78,16 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
 
     def on_params_changed(self, old: EventCameraParams, new: EventCameraParams) -> None:
         if new.rate != old.rate:
-            self._clock = ReplayClock(new.rate)
+            self._replay_clock = ReplayClock(new.rate)
 
     def _replay(self) -> None:
         while not self._stop.is_set():
             for raw in read_messages(self.params.path, [self._topic]):
-                wait = self._clock.delay(raw.log_time_ns, time.monotonic())
+                wait = self._replay_clock.delay(raw.log_time_ns, time.monotonic())
                 if self._stop.wait(wait):
                     return
                 self._publish(raw.data)
-            self._clock.restart()
+            self._replay_clock.restart()
             if not self.params.loop:
                 self.get_logger().info("end of recording")
                 return
@@ -98,8 +105,9 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
         self.health.count("bytes", len(msg.events))
 
     def destroy_node(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2.0)
+        if hasattr(self, "_thread"):  # absent when construction failed
+            self._stop.set()
+            self._thread.join(timeout=2.0)
         super().destroy_node()
 
 

@@ -72,17 +72,22 @@ def run_node(node_class: type[Node], args: Sequence[str] | None = None) -> int:
     node could not start (bad parameter, missing device or file).
     """
     apply_loopback_defaults()
-    rclpy.init(args=list(sys.argv if args is None else args))
+    name = getattr(node_class, "node_name", node_class.__name__)
+    try:
+        rclpy.init(args=list(sys.argv if args is None else args))
+    except Exception as err:  # malformed --ros-args
+        print(f"[{name}] error: {err}", file=sys.stderr)
+        return 1
     node = None
     try:
-        node = node_class()
+        try:
+            node = node_class()
+        except Exception as err:  # bad parameter, missing file or device: say why, exit 1
+            print(f"[{name}] error: {err}", file=sys.stderr)
+            return 1
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
-        name = getattr(node_class, "node_name", node_class.__name__)
-        print(f"[{name}] error: {err}", file=sys.stderr)
-        return 1
     finally:
         if node is not None:
             node.destroy_node()

@@ -1,0 +1,30 @@
+"""A node given bad start-up parameters exits 1 with one line naming the problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ros
+SCRIPT = Path(sys.executable).parent / "neuro-event-camera"
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    (["rate:=-5.0"], "rate out of range"),
+    (["rate:=fast"], "expecting type 'DOUBLE'"),
+    (["source:=hardware"], "source: 'hardware' is not one of ['file']"),
+    (["path:=/nonexistent/bag"], "/nonexistent/bag: no metadata.yaml"),
+    (["path:=''"], "parameter 'path' is empty"),
+    (["rate:="], "Couldn't parse parameter override rule"),
+])
+def test_bad_start_up_parameter_is_reported(shared_data: Path, params: list[str],
+                                             expected: str) -> None:
+    args = [f"path:={shared_data / 'event_camera_py_test_events_2'}", *params]
+    cmd = [str(SCRIPT), "--ros-args"] + [a for p in args for a in ("-p", p)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
