@@ -85,7 +85,10 @@ if [ "$(cat "$STAMPS/cmakefix" 2>/dev/null)" != "$wheel_count" ]; then
 fi
 
 # --- 4. colcon build of ros_ws ----------------------------------------------
-src_hash=$( (find ros_ws/src launch config -type f -print0 | sort -z | xargs -0 sha256sum; echo "${AMENT_PREFIX_PATH:-}") | sha256sum | cut -d' ' -f1)
+# inputs: the sources, and any ROS prefixes outside this checkout (a sourced system ROS
+# decides which compat packages are built)
+outside_prefixes=$(echo "${AMENT_PREFIX_PATH:-}" | tr ':' '\n' | grep -v "^$ROOT" || true)
+src_hash=$( (find ros_ws/src launch config -type f -print0 | sort -z | xargs -0 sha256sum; echo "$outside_prefixes") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$STAMPS/colcon" 2>/dev/null)" != "$src_hash" ] || [ ! -d ros_ws/install ]; then
   say "colcon build of ros_ws/src"
   (

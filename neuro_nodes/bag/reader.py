@@ -48,7 +48,7 @@ def _storage_files(folder: Path) -> tuple[str, list[Path]]:
         suffix = files[0].suffix
         storage = {".mcap": "mcap", ".db3": "sqlite3"}.get(suffix, "")
     if storage not in ("mcap", "sqlite3"):
-        raise BagError(f"{folder}: unsupported storage '{storage}' (mcap and sqlite3 are supported)")
+        raise BagError(f"{folder}: unsupported storage '{storage}' (supported: mcap, sqlite3)")
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise BagError(f"{folder}: missing bag files {missing}")

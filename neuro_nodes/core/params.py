@@ -54,12 +54,13 @@ def field_types(params_type: type) -> dict[str, type]:
 
 
 def check_value(name: str, value: Any, typ: Any, spec: ParamSpec) -> Any:
-    """Coerce ``value`` to the field type and check range/choices; raise ValueError with the reason."""
+    """Coerce ``value`` to the field type, check range and choices; ValueError says why not."""
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if typ in SCALAR_TYPES:
         if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-            raise ValueError(f"{name}: expected {typ.__name__}, got {type(value).__name__} {value!r}")
+            got = f"{type(value).__name__} {value!r}"
+            raise ValueError(f"{name}: expected {typ.__name__}, got {got}")
         if typ is float and not math.isfinite(value):
             raise ValueError(f"{name}: must be finite, got {value}")
     else:  # tuple[...] of scalars

@@ -579,7 +579,7 @@ def _parse_param_entries(entities: list[_Entity]) -> dict[str, Any]:
                 f"unknown parameter type {type_id!r} (one of: {', '.join(_TYPE_IDS)})"
             )
         value = p.body.get("value")
-        p.read.add("value") if "value" in p.body else None
+        p.read.add("value")
         nested = p.get_list("param") if "param" in p.body else []
         p.finish()
         if value is not None and nested:
@@ -616,10 +616,11 @@ def _parse_param_value(value: Any, type_id: str | None, p: _Entity) -> Any:
         if type_id is not None and not is_list:
             raise p.where.error(f"a list value does not match type '{type_id}'")
         items = [scalar(x) for x in value]
-        kinds = {type(x) if not isinstance(x, tuple) else None for x in items}
-        kinds.discard(None)
-        plain = {str if isinstance(x, tuple) and subst.is_plain(x) else None for x in items}
-        kinds |= plain - {None}
+        # parse_if_substitutions: literal items must share one type (text counts as str)
+        kinds = {
+            (str if subst.is_plain(x) else None) if isinstance(x, tuple) else type(x)
+            for x in items
+        } - {None}
         if len(kinds) > 1:
             raise p.where.error(f"list value {value!r} mixes types (ROS parameters are uniform)")
         return items
@@ -792,8 +793,10 @@ class _Visitor:
                     f"included launch file is missing required argument '{required.name}'"
                     f"{desc}, given: [{', '.join(names)}]"
                 )
+        # As in launch, the values are set by actions visited after the include switched
+        # the current file, so $(dirname) in a value is the *included* file's directory.
         for (_, value_t), name in zip(a.args, names, strict=True):
-            self.configs[name] = self.perform(value_t, file, a.where, f"arg '{name}'")
+            self.configs[name] = self.perform(value_t, path, a.where, f"arg '{name}'")
         self.include_stack.append(resolved)
         try:
             self.visit(actions, path)
@@ -938,7 +941,7 @@ class _Visitor:
 
         if isinstance(pv.value, list):
             items = [one(x) for x in pv.value]
-            if items and len({bool if isinstance(i, bool) else type(i) for i in items}) > 1:
+            if len({type(i) for i in items}) > 1:
                 raise pv.where.error(
                     f"param '{name}': list {items!r} mixes types (ROS parameters are uniform)"
                 )

@@ -15,9 +15,11 @@ def to_status(name: str, hardware_id: str, snap: HealthSnapshot) -> DiagnosticSt
     values = [KeyValue(key=k, value=str(v)) for k, v in sorted(snap.counts.items())]
     values += [KeyValue(key=f"{k}_hz", value=f"{v:.2f}") for k, v in sorted(snap.rates_hz.items())]
     values += [KeyValue(key=f"error:{k}", value=str(v)) for k, v in sorted(snap.errors.items())]
-    values += [KeyValue(key=f"latency_{k}_ms", value=f"{v:.3f}") for k, v in snap.latency_ms.items()]
+    values += [KeyValue(key=f"latency_{k}_ms", value=f"{v:.3f}")
+               for k, v in snap.latency_ms.items()]
     if snap.errors:
-        level, message = DiagnosticStatus.WARN, f"{sum(snap.errors.values())} errors; last {snap.last_error}"
+        level = DiagnosticStatus.WARN
+        message = f"{sum(snap.errors.values())} errors; last {snap.last_error}"
     else:
         level, message = DiagnosticStatus.OK, "ok"
     return DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id,

@@ -16,7 +16,10 @@ from neuro_nodes.core.params import field_types, spec_of
 from neuro_nodes.paths import REPO_ROOT
 
 NODES_FILE = REPO_ROOT / "ros_ws" / "src" / "neuro_bringup" / "nodes.txt"
-COMMON_PORTS = "Every node also publishes `/diagnostics` (`diagnostic_msgs/msg/DiagnosticArray`, 1 Hz: counts, rates, errors by reason, processing latency) and accepts `use_sim_time`."
+COMMON_PORTS = (
+    "Every node also publishes `/diagnostics` (`diagnostic_msgs/msg/DiagnosticArray`, 1 Hz: "
+    "counts, rates, errors by reason, processing latency) and accepts `use_sim_time`."
+)
 
 
 def node_modules() -> dict[str, str]:
@@ -48,7 +51,8 @@ def node_section(exe: str, module_name: str) -> str:
     module = importlib.import_module(module_name)
     node_class = module.NODE_CLASS
     doc = (module.__doc__ or "").strip()
-    lines = [f"## `{exe}`", "", doc, "", f"`ros2 run neuro_bringup {exe}` or `neuro-{exe.replace('_', '-')}`", ""]
+    script = f"neuro-{exe.replace('_', '-')}"
+    lines = [f"## `{exe}`", "", doc, "", f"`ros2 run neuro_bringup {exe}` or `{script}`", ""]
     ports = getattr(node_class, "ports", ())
     if ports:
         lines += ["| direction | name | type | QoS | meaning |", "|---|---|---|---|---|"]

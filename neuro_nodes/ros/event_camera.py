@@ -44,7 +44,8 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
     node_name = "event_camera"
     ports = (
         publishes("events", "event_camera_msgs/msg/EventPacket",
-                  "event packets, payload as recorded (evt3, evt2, libcaer, mono)", "best effort, depth 1000"),
+                  "event packets, payload as recorded (evt3, evt2, libcaer, mono)",
+                  "best effort, depth 1000"),
     )
 
     def __init__(self, **node_kwargs) -> None:

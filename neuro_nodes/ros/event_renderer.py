@@ -75,7 +75,7 @@ class EventRendererNode(NeuroNode[EventRendererParams]):
         _, width, height = self._key
         chunks, self._chunks = self._chunks, []
         if chunks:
-            x, y, p = (np.concatenate(c) for c in zip(*chunks))
+            x, y, p = (np.concatenate(c) for c in zip(*chunks, strict=True))
         else:
             x = y = p = np.zeros(0, np.uint16)
         rgb = render_polarity(x, y, p, width, height, self.params)

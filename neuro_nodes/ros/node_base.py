@@ -19,8 +19,8 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from neuro_nodes.core.health import Health
-from neuro_nodes.ros.diagnostics import DiagnosticsPublisher
 from neuro_nodes.ros.dds import apply_loopback_defaults
+from neuro_nodes.ros.diagnostics import DiagnosticsPublisher
 from neuro_nodes.ros.parameters import check_update, declare_parameters
 
 P = TypeVar("P")

@@ -35,7 +35,7 @@ PEER = textwrap.dedent("""
 DEST = re.compile(r'(?:sin_addr=inet_addr\("([0-9.]+)"\)|inet_pton\(AF_INET6, "([0-9a-f:.]+)")')
 
 
-@pytest.mark.skipif(shutil.which("strace") is None, reason="strace not installed (setup installs it)")
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace missing (setup installs it)")
 def test_two_nodes_exchange_messages_without_leaving_loopback(tmp_path, monkeypatch) -> None:
     for var in ("FASTDDS_DEFAULT_PROFILES_FILE", "ROS_AUTOMATIC_DISCOVERY_RANGE"):
         monkeypatch.delenv(var, raising=False)  # the entry point must apply them itself

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +29,20 @@ def test_bad_start_up_parameter_is_reported(shared_data: Path, params: list[str]
     assert proc.returncode == 1
     assert expected in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_node_shuts_down_cleanly_on_signal(shared_data: Path, sig: signal.Signals) -> None:
+    cmd = [str(SCRIPT), "--ros-args", "-p",
+           f"path:={shared_data / 'event_camera_py_test_events_2'}", "-p", "loop:=true"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = False
+    for line in proc.stdout:  # wait until it is up and replaying
+        if "replaying" in line:
+            started = True
+            break
+    assert started
+    proc.send_signal(sig)
+    output = proc.communicate(timeout=15)[0]
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output

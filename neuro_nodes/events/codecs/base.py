@@ -1,0 +1,283 @@
+"""Codec interfaces for the ``events`` payload of ``event_camera_msgs/msg/EventPacket``.
+
+The payload is an opaque byte string whose layout is named by the message's ``encoding``
+field; ``make_decoder``/``make_encoder`` map that name to an implementation. Decoders are
+stateful: several formats (EVT 2.0, EVT 3.0) carry their clock and pixel state in the stream,
+so one decoder must see all packets of one stream, in order. The legacy message
+``event_array_msgs/msg/EventArray`` has the same fields and uses the same codecs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, Union, runtime_checkable
+
+import numpy as np
+
+from neuro_nodes.events.event_array import MAX_SENSOR_SIDE, EventArray
+from neuro_nodes.events.trigger_array import TriggerArray
+
+#: What a payload may be: the ``events`` field as rosbags (ndarray), rclpy (array.array or
+#: bytes) or a file reader (bytes, memoryview) hands it over.
+Payload = Union[bytes, bytearray, memoryview, np.ndarray]
+
+
+class CodecError(ValueError):
+    """Misuse of the codec API: unknown encoding, impossible sensor size, unencodable input.
+
+    Never raised for malformed payload bytes: decoders skip and count those.
+    """
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """What one decode call yields.
+
+    ``errors`` counts the problems met in the bytes decoded by this call: events dropped for
+    coordinates outside the sensor, reserved word types, timestamps that jumped backwards
+    beyond the wrap tolerance, trailing partial events (formats without stream state).
+    """
+
+    events: EventArray
+    triggers: TriggerArray
+    errors: int = 0
+
+
+@runtime_checkable
+class Decoder(Protocol):
+    """Stateful payload decoder; see :class:`StreamDecoder` for the semantics."""
+
+    encoding: ClassVar[str]
+    width: int
+    height: int
+
+    def decode(self, payload: Payload, time_base: int = 0) -> DecodeResult: ...
+
+    def decode_until(self, payload: Payload, time_base: int, t_ns: int) -> DecodeResult: ...
+
+    def flush(self) -> DecodeResult: ...
+
+    def reset(self) -> None: ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Stateful payload encoder: consecutive ``encode`` calls continue one stream."""
+
+    encoding: ClassVar[str]
+    width: int
+    height: int
+
+    def encode(self, events: EventArray, triggers: TriggerArray | None = None) -> bytes: ...
+
+    def reset(self) -> None: ...
+
+
+def check_geometry(width: int, height: int, max_side: int = MAX_SENSOR_SIDE) -> tuple[int, int]:
+    """Validate a sensor size for a codec, raising :class:`CodecError`."""
+    try:
+        w, h = int(width), int(height)
+    except (TypeError, ValueError) as exc:
+        raise CodecError(f"sensor size must be integers, got {width!r}x{height!r}") from exc
+    if not (0 < w <= max_side and 0 < h <= max_side):
+        raise CodecError(f"sensor size must be within 1..{max_side} per side, got {w}x{h}")
+    return w, h
+
+
+def as_u8(payload: Payload) -> np.ndarray:
+    """View a payload as a 1-D uint8 array (no copy for buffers and contiguous arrays)."""
+    if isinstance(payload, np.ndarray):
+        a = np.ascontiguousarray(payload).reshape(-1)
+        return a if a.dtype == np.uint8 else a.view(np.uint8)
+    try:
+        return np.frombuffer(payload, dtype=np.uint8)
+    except (TypeError, ValueError, BufferError):
+        return np.asarray(payload, dtype=np.uint8).reshape(-1)
+
+
+def as_words(data: np.ndarray, dtype: str) -> np.ndarray:
+    """Little-endian words of ``data`` (whole words only), copied if misaligned."""
+    size = np.dtype(dtype).itemsize
+    n = data.size // size * size
+    data = data[:n]
+    if data.ctypes.data % size:
+        data = data.copy()
+    return data.view(dtype)
+
+
+class StreamDecoder(ABC):
+    """Shared behaviour of the decoders: the ``decode_until`` buffer and result assembly.
+
+    ``decode(payload, time_base)`` decodes the whole payload and returns every event not yet
+    returned (anything still buffered by ``decode_until`` comes first).
+
+    ``decode_until(payload, time_base, t_ns)`` is for consumers that cut the stream into time
+    slices (frames, SNN steps). It decodes the payload completely (stream state advances past
+    it) and appends its events to an internal buffer; it then returns the longest *prefix* of
+    the buffer, in stream order, whose events have ``t < t_ns`` (triggers are cut the same
+    way, independently). Everything from the first event with ``t >= t_ns`` on stays buffered,
+    even if a later event is older (sensor timestamps may jitter backwards slightly). Pass
+    each payload exactly once; to take the next slice from what is buffered, call again with
+    an empty payload (``b""``) and a later ``t_ns``. ``pending``/``next_t_ns`` describe the
+    buffer, ``flush()`` empties it. ``errors`` is reported by the call that decoded the bytes.
+    """
+
+    encoding: ClassVar[str] = ""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = check_geometry(width, height)
+        self._held_events: EventArray | None = None
+        self._held_triggers: TriggerArray | None = None
+
+    # -- to implement -------------------------------------------------------------------
+    @abstractmethod
+    def _decode(self, data: np.ndarray, time_base: int) -> tuple[EventArray, TriggerArray, int]:
+        """Decode uint8 ``data``, advancing the stream state; return events, triggers, errors."""
+
+    @abstractmethod
+    def _reset_stream(self) -> None:
+        """Forget all stream state (clock, coordinates, partial words)."""
+
+    # -- public API -----------------------------------------------------------------------
+    def reset(self) -> None:
+        """Start over, as for a new stream (drops anything buffered)."""
+        self._reset_stream()
+        self._held_events = None
+        self._held_triggers = None
+
+    @property
+    def pending(self) -> int:
+        """Number of events plus triggers buffered by ``decode_until``."""
+        n = 0 if self._held_events is None else len(self._held_events)
+        return n + (0 if self._held_triggers is None else len(self._held_triggers))
+
+    @property
+    def next_t_ns(self) -> int | None:
+        """Timestamp of the first buffered event or trigger (the earlier one), else None."""
+        ts = [
+            int(a.t[0])
+            for a in (self._held_events, self._held_triggers)
+            if a is not None and len(a)
+        ]
+        return min(ts) if ts else None
+
+    def decode(self, payload: Payload, time_base: int = 0) -> DecodeResult:
+        """Decode a payload; returns its events preceded by any still buffered."""
+        events, triggers, errors = self._decode(as_u8(payload), int(time_base))
+        if self._held_events is not None or self._held_triggers is not None:
+            events, triggers = self._with_held(events, triggers)
+            self._held_events = self._held_triggers = None
+        return DecodeResult(events, triggers, errors)
+
+    def decode_until(self, payload: Payload, time_base: int, t_ns: int) -> DecodeResult:
+        """Decode a payload, return the buffered prefix with ``t < t_ns``, keep the rest."""
+        data = as_u8(payload)
+        if data.size:
+            events, triggers, errors = self._decode(data, int(time_base))
+        else:
+            events, triggers, errors = EventArray.empty(self.width, self.height), None, 0
+        events, triggers = self._with_held(events, triggers)
+        k = _prefix_before(events.t, t_ns)
+        j = _prefix_before(triggers.t, t_ns)
+        self._held_events = events[k:] if k < len(events) else None
+        self._held_triggers = triggers[j:] if j < len(triggers) else None
+        return DecodeResult(events[:k], triggers[:j], errors)
+
+    def flush(self) -> DecodeResult:
+        """Return and forget everything buffered by ``decode_until``."""
+        events, triggers = self._with_held(EventArray.empty(self.width, self.height), None)
+        self._held_events = self._held_triggers = None
+        return DecodeResult(events, triggers, 0)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _with_held(
+        self, events: EventArray, triggers: TriggerArray | None
+    ) -> tuple[EventArray, TriggerArray]:
+        if self._held_events is not None and len(self._held_events):
+            events = EventArray.concatenate([self._held_events, events])
+        if triggers is None:
+            triggers = TriggerArray.empty()
+        if self._held_triggers is not None and len(self._held_triggers):
+            triggers = TriggerArray.concatenate([self._held_triggers, triggers])
+        return events, triggers
+
+    def _events(
+        self, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray
+    ) -> tuple[EventArray, int]:
+        """Assemble decoded columns, dropping (and counting) events outside the sensor."""
+        ok = (x < self.width) & (y < self.height)
+        n_ok = int(np.count_nonzero(ok))
+        bad = ok.size - n_ok
+        if bad:
+            t, x, y, p = t[ok], x[ok], y[ok], p[ok]
+        return (
+            EventArray.unchecked(
+                t.astype(np.int64, copy=False),
+                x.astype(np.uint16, copy=False),
+                y.astype(np.uint16, copy=False),
+                p.astype(np.uint8, copy=False),
+                self.width,
+                self.height,
+            ),
+            bad,
+        )
+
+
+def _prefix_before(t: np.ndarray, t_ns: int) -> int:
+    """Length of the longest prefix of ``t`` with all values < ``t_ns``."""
+    if t.size == 0:
+        return 0
+    late = t >= t_ns
+    k = int(np.argmax(late))
+    return k if late[k] else int(t.size)
+
+
+# ----------------------------------------------------------------------------- registry
+_DECODERS: dict[str, str] = {
+    "evt3": "neuro_nodes.events.codecs.evt3:Evt3Decoder",
+    "evt2": "neuro_nodes.events.codecs.evt2:Evt2Decoder",
+    "libcaer": "neuro_nodes.events.codecs.libcaer:LibcaerDecoder",
+    "libcaer_cmp": "neuro_nodes.events.codecs.libcaer_cmp:LibcaerCmpDecoder",
+    "mono": "neuro_nodes.events.codecs.mono:MonoDecoder",
+}
+_ENCODERS: dict[str, str] = {
+    "evt3": "neuro_nodes.events.codecs.evt3:Evt3Encoder",
+    "evt2": "neuro_nodes.events.codecs.evt2:Evt2Encoder",
+}
+
+
+def decoder_encodings() -> tuple[str, ...]:
+    """Encoding names ``make_decoder`` knows."""
+    return tuple(sorted(_DECODERS))
+
+
+def encoder_encodings() -> tuple[str, ...]:
+    """Encoding names ``make_encoder`` knows."""
+    return tuple(sorted(_ENCODERS))
+
+
+def _load(table: dict[str, str], kind: str, encoding: str) -> type:
+    key = encoding.strip().lower() if isinstance(encoding, str) else encoding
+    if key not in table:
+        raise CodecError(
+            f"no {kind} for event encoding {encoding!r}; known encodings: "
+            + ", ".join(sorted(table))
+        )
+    module, name = table[key].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def make_decoder(encoding: str, width: int, height: int, **options: object) -> StreamDecoder:
+    """A fresh decoder for ``encoding`` (the EventPacket ``encoding`` field).
+
+    Raises :class:`CodecError` for unknown encodings (listing the known ones) and for
+    impossible sensor sizes.
+    """
+    return _load(_DECODERS, "decoder", encoding)(width, height, **options)
+
+
+def make_encoder(encoding: str, width: int, height: int, **options: object) -> Encoder:
+    """A fresh encoder for ``encoding``; raises :class:`CodecError` like ``make_decoder``."""
+    return _load(_ENCODERS, "encoder", encoding)(width, height, **options)
