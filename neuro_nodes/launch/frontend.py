@@ -398,6 +398,12 @@ def _parse_actions(items: Any, where: _Where) -> list[_Action]:
     return actions
 
 
+def _pair(e: _Entity, first: str, second: str) -> tuple[Template, Template]:
+    pair = (e.get_template(first, optional=False), e.get_template(second, optional=False))
+    e.finish()
+    return pair  # type: ignore[return-value]
+
+
 def _condition(entity: _Entity) -> tuple[str, Template] | None:
     if_ = entity.get_template("if")
     unless = entity.get_template("unless")
@@ -444,10 +450,7 @@ def _parse_let(e: _Entity) -> _Let:
 def _parse_include(e: _Entity) -> _Include:
     cond = _condition(e)
     file = e.get_template("file", optional=False)
-    args = []
-    for a in e.get_list("arg"):
-        args.append((a.get_template("name", optional=False), a.get_template("value", optional=False)))
-        a.finish()
+    args = [_pair(x, "name", "value") for x in e.get_list("arg")]
     e.finish()
     return _Include(e.where, cond, file, args)
 
@@ -456,10 +459,7 @@ def _parse_group(e: _Entity) -> _Group:
     cond = _condition(e)
     scoped = e.get("scoped", (bool, str))
     forwarding = e.get("forwarding", (bool, str))
-    keep = []
-    for k in e.get_list("keep"):
-        keep.append((k.get_template("name", optional=False), k.get_template("value", optional=False)))
-        k.finish()
+    keep = [_pair(x, "name", "value") for x in e.get_list("keep")]
     if "children" not in e.body:
         raise e.where.error("a group needs a 'children' list of actions")
     e.read.add("children")
@@ -507,14 +507,8 @@ def _parse_node(e: _Entity) -> _Node:
             f"attribute 'on_exit' must be 'shutdown' (the only value ROS 2 YAML launch "
             f"accepts), got {on_exit!r}"
         )
-    remaps = []
-    for r in e.get_list("remap"):
-        remaps.append((r.get_template("from", optional=False), r.get_template("to", optional=False)))
-        r.finish()
-    env = []
-    for v in e.get_list("env"):
-        env.append((v.get_template("name", optional=False), v.get_template("value", optional=False)))
-        v.finish()
+    remaps = [_pair(x, "from", "to") for x in e.get_list("remap")]
+    env = [_pair(x, "name", "value") for x in e.get_list("env")]
     params = [_parse_param(p) for p in e.get_list("param")]
     try:
         args = subst.parse_cmdline(args_t) if args_t is not None else []
@@ -752,7 +746,8 @@ class _Visitor:
 
     def visit_group(self, a: _Group, file: Path) -> None:
         keep = {
-            self.perform(k, file, a.where, "keep name"): self.perform(v, file, a.where, "keep value")
+            self.perform(k, file, a.where, "keep name"):
+                self.perform(v, file, a.where, "keep value")
             for k, v in a.keep
         }
         if not a.scoped:

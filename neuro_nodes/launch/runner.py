@@ -136,15 +136,12 @@ class Runner:
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.update(spec.env)
         self._open_log(proc)
-        kwargs: dict = {}
-        if sys.version_info >= (3, 11):
-            kwargs["process_group"] = 0
-        else:  # pragma: no cover - Python 3.10
-            kwargs["preexec_fn"] = os.setpgrp
         try:
+            # start_new_session: own process group (pgid = pid), so that a terminal's
+            # Ctrl-C reaches only the runner, which forwards it.
             popen = subprocess.Popen(
                 spec.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, env=env, cwd=spec.cwd, **kwargs,
+                stderr=subprocess.PIPE, env=env, cwd=spec.cwd, start_new_session=True,
             )
         except OSError as err:
             self.say("ERROR", spec.label, f"cannot start {spec.cmd[0]}: {err}")
@@ -302,7 +299,8 @@ class Runner:
             self.wake.clear()
         code = 1 if self.failed else 0
         if self.shutting_down:
-            self.say("INFO", "launch", f"all nodes stopped ({self.shutdown_reason}); exit code {code}")
+            self.say("INFO", "launch",
+                     f"all nodes stopped ({self.shutdown_reason}); exit code {code}")
         return code
 
 

@@ -22,7 +22,6 @@ import configparser
 import contextlib
 import glob
 import importlib
-import os
 import re
 import signal
 import sys

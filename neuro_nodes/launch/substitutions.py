@@ -99,12 +99,11 @@ class _Parser:
         return tuple(parts)
 
     def substitution(self, quote: str | None) -> Subst:
-        start = self.i
         self.i += 2  # "$("
         j = self.i
         if not (self.peek().isascii() and self.peek().isalpha()):
             raise self.error("expected a substitution name after '$('")
-        while j < len(self.s) and (self.s[j].isascii() and (self.s[j].isalnum() or self.s[j] in "_-")):
+        while j < len(self.s) and _is_ident_char(self.s[j]):
             j += 1
         name = self.s[self.i:j]
         self.i = j
@@ -117,7 +116,6 @@ class _Parser:
                     continue
                 break
         if self.peek() != ")":
-            self.i = max(self.i, start)
             if self.i >= len(self.s):
                 raise self.error(f"unterminated substitution '$({name}'")
             raise self.error(f"unexpected {self.peek()!r} in substitution '$({name} ...)'")
@@ -176,6 +174,10 @@ class _Parser:
                 self.i += 1
         _flush(buf, parts)
         return tuple(parts) if parts else (Text(""),)
+
+
+def _is_ident_char(c: str) -> bool:
+    return c.isascii() and (c.isalnum() or c in "_-")
 
 
 def _flush(buf: list[str], parts: list[Part]) -> None:
@@ -321,7 +323,9 @@ def _eval(ctx: Context, args: tuple[Template, ...]) -> str:
         try:
             module = importlib.import_module(module_name)
         except ImportError as err:
-            raise SubstitutionError(f"$(eval): cannot import module '{module_name}': {err}") from None
+            raise SubstitutionError(
+                f"$(eval): cannot import module '{module_name}': {err}"
+            ) from None
         if module.__name__ == "math":
             namespace.update(vars(module))
         namespace[module.__name__] = module

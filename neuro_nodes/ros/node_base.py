@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -78,17 +78,26 @@ def run_node(node_class: type[Node], args: Sequence[str] | None = None) -> int:
     except Exception as err:  # malformed --ros-args
         print(f"[{name}] error: {err}", file=sys.stderr)
         return 1
+    executor = SingleThreadedExecutor()  # before the node: a signal may arrive any time now
     node = None
     try:
         try:
             node = node_class()
         except Exception as err:  # bad parameter, missing file or device: say why, exit 1
+            if not rclpy.ok():
+                return 0  # a signal interrupted start-up
             print(f"[{name}] error: {err}", file=sys.stderr)
             return 1
-        rclpy.spin(node)
+        executor.add_node(node)
+        executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGINT/SIGTERM shut the context down between two executor calls: a clean stop
     finally:
+        executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
