@@ -9,12 +9,12 @@ when their ``include`` is visited, so an include behind a false condition is nev
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import os
 import shlex
 import shutil
 import tempfile
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,29 +80,54 @@ class LaunchDescription:
     temp_dir: Path | None = None
 
     def cleanup(self) -> None:
-        """Delete the generated parameter files (also done when the object is collected)."""
+        """Delete the generated parameter files (also done at interpreter exit)."""
         if self.temp_dir is not None:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            _remove_temp_dir(self.temp_dir)
+
+
+_TEMP_DIRS: set[Path] = set()
+
+
+def _make_temp_dir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="neuro_launch_"))
+    _TEMP_DIRS.add(path)
+    return path
+
+
+def _remove_temp_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    _TEMP_DIRS.discard(path)
+
+
+@atexit.register
+def _remove_all_temp_dirs() -> None:
+    for path in list(_TEMP_DIRS):
+        _remove_temp_dir(path)
 
 
 # ============================================================================ YAML loading
 
 
-class _LineDict(dict):
-    line: int | None = None
-
-
 class _Loader(yaml.SafeLoader):
-    pass
+    """SafeLoader that remembers the line of every list item, for the error messages."""
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
-    mapping = _LineDict(loader.construct_mapping(node, deep=True))
-    mapping.line = node.start_mark.line + 1
-    return mapping
+class _LineList(list):
+    lines: list[int] | None = None
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _LineList:
+    items = _LineList(loader.construct_sequence(node, deep=True))
+    items.lines = [child.start_mark.line + 1 for child in node.value]
+    return items
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def _line_of(items: Any, index: int) -> int | None:
+    lines = getattr(items, "lines", None)
+    return lines[index] if lines and index < len(lines) else None
 
 
 @dataclass
@@ -120,11 +145,10 @@ class _Where:
 
     def __str__(self) -> str:
         loc = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{loc}: {self.path}" if self.path else loc
-        return text + self.included_from
+        return f"{loc}: {self.path}" if self.path else loc
 
     def error(self, message: str) -> LaunchError:
-        return LaunchError(f"{self}: {message}")
+        return LaunchError(f"{self}: {message}{self.included_from}")
 
 
 # ============================================================================ entity
@@ -200,7 +224,7 @@ class _Entity:
                 f"attribute '{key}' must be a non-empty list of mappings, got {items!r}"
             )
         return [
-            _Entity(key, item, self.where.child(f"{key} #{i}", getattr(item, "line", None)))
+            _Entity(key, item, self.where.child(f"{key} #{i}", _line_of(items, i - 1)))
             for i, item in enumerate(items, 1)
         ]
 
@@ -368,7 +392,7 @@ def _parse_actions(items: Any, where: _Where) -> list[_Action]:
         raise where.error(f"expected a list of actions, got {_tname(items)}")
     actions = []
     for index, item in enumerate(items, 1):
-        line = getattr(item, "line", None)
+        line = _line_of(items, index - 1)
         if not isinstance(item, dict) or len(item) != 1:
             raise where.child(f"entry #{index}", line).error(
                 "each entry must be a mapping with exactly one key, the action "
@@ -392,7 +416,9 @@ def _parse_actions(items: Any, where: _Where) -> list[_Action]:
                 f"unknown action '{kind}'{hint}; supported: {', '.join(_ACTION_NAMES)}"
             )
         if kind == "include" and isinstance(body, str):
-            body = {"file": body}
+            body = {"file": body}  # launch_yaml's bare form, `include: path`
+        if kind == "group" and isinstance(body, list):
+            body = {"children": body}  # a group without attributes, `group: [...]`
         entity = _Entity(kind, body, here)
         actions.append(parser(entity))
     return actions
@@ -1113,8 +1139,7 @@ def load_launch_file(path: str | os.PathLike[str],
 
     ``overrides`` are the ``name:=value`` launch arguments of the command line. Inline
     parameters are written to YAML files in a temporary directory, deleted by
-    :meth:`LaunchDescription.cleanup` (``run`` calls it) or when the description is
-    garbage-collected.
+    :meth:`LaunchDescription.cleanup` (``run`` calls it) or at interpreter exit.
     """
     display = os.fspath(path)
     file = Path(display).expanduser()
@@ -1122,7 +1147,7 @@ def load_launch_file(path: str | os.PathLike[str],
         file = Path.cwd() / file
     overrides = dict(overrides or {})
     actions = _parse_file(file, display)
-    temp_dir = Path(tempfile.mkdtemp(prefix="neuro_launch_"))
+    temp_dir = _make_temp_dir()
     visitor = _Visitor(overrides, temp_dir)
     try:
         visitor.visit(actions, file)
@@ -1134,12 +1159,10 @@ def load_launch_file(path: str | os.PathLike[str],
                 f"(declared arguments: {declared})"
             )
     except BaseException:
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        _remove_temp_dir(temp_dir)
         raise
-    desc = LaunchDescription(file, visitor.nodes, visitor.arguments, dict(visitor.configs),
+    return LaunchDescription(file, visitor.nodes, visitor.arguments, dict(visitor.configs),
                              temp_dir)
-    weakref.finalize(desc, shutil.rmtree, str(temp_dir), True)
-    return desc
 
 
 def declared_arguments(path: str | os.PathLike[str]) -> list[ArgSpec]:
