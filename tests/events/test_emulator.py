@@ -15,9 +15,9 @@ from neuro_nodes.events.emulator import (
     EventEmulator,
     log_intensity,
     next_sample_dt,
-    to_packets,
 )
 from neuro_nodes.events.event_array import EventArray
+from neuro_nodes.events.packetize import to_packets
 
 IDEAL = PRESETS["ideal"]
 C = IDEAL.contrast_threshold_pos
