@@ -1,4 +1,4 @@
-"""RAW, DAT, AEDAT4, CSV and ECD text files through faery (correct at 20-60 M events/s)."""
+"""DAT, AEDAT4, CSV and ECD text files through faery (correct at 20-60 M events/s); RAW writing."""
 
 from __future__ import annotations
 
@@ -13,22 +13,7 @@ from neuro_nodes.events.files.base import EventFileError, EventFileInfo
 ECD_TEXT = dict(has_header=False, separator=b" ", t_index=0, x_index=1, y_index=2, on_index=3,
                 t_scale=1e6, on_value=b"1", off_value=b"0", skip_errors=False)
 FORMATS = {".raw": "raw", ".dat": "dat", ".aedat4": "aedat4", ".csv": "csv", ".txt": "txt"}
-
-
-def _raw_encoding(path: Path) -> str:
-    with path.open("rb") as f:
-        for _ in range(64):
-            line = f.readline()
-            if not line.startswith(b"%"):
-                break
-            text = line.decode("ascii", "replace").lower()
-            if "evt3" in text or "evt 3" in text:
-                return "evt3"
-            if "evt2" in text or "evt 2" in text:
-                return "evt2"
-            if text.startswith("% end"):
-                break
-    return "evt3"
+# .raw is read by files/raw.py (our codecs keep trigger events); faery writes it.
 
 
 class FaeryReader:
@@ -37,8 +22,6 @@ class FaeryReader:
 
         self.path = path
         fmt = FORMATS[path.suffix.lower()]
-        if fmt == "raw" and _head(path, 2) != b"% ":
-            raise EventFileError(f"{path}: no Prophesee RAW header ('% ' lines) at the start")
         kwargs = {"dimensions_fallback": fallback_size}
         if fmt == "txt":
             kwargs.update(file_type="csv", csv_properties=faery.CsvProperties(**ECD_TEXT))
@@ -47,8 +30,7 @@ class FaeryReader:
             width, height = self._stream.dimensions()
         except Exception as err:  # faery raises plain exceptions for corrupt headers
             raise EventFileError(f"{path}: cannot read as {fmt} ({err})") from err
-        encoding = {"raw": _raw_encoding(path) if fmt == "raw" else "", "dat": "dat",
-                    "aedat4": "aedat4", "csv": "csv", "txt": "text"}[fmt]
+        encoding = {"dat": "dat", "aedat4": "aedat4", "csv": "csv", "txt": "text"}[fmt]
         self.info = EventFileInfo(str(path), fmt, encoding, int(width), int(height))
 
     def chunks(self) -> Iterator[EventArray]:
@@ -100,7 +82,3 @@ def write_faery(path: Path, chunks: Iterable[EventArray], width: int, height: in
     stream.to_file(path, **kwargs)
     return source.count
 
-
-def _head(path: Path, n: int) -> bytes:
-    with path.open("rb") as f:
-        return f.read(n)

@@ -22,6 +22,10 @@ def open_events(path: str | Path, fallback_size: tuple[int, int] = (1280, 720)) 
         from neuro_nodes.events.files.hdf5 import Hdf5Reader
 
         return Hdf5Reader(path, fallback_size)
+    if suffix == ".raw":
+        from neuro_nodes.events.files.raw import RawReader
+
+        return RawReader(path, fallback_size)
     if suffix in READ_SUFFIXES:
         from neuro_nodes.events.files.faery_io import FaeryReader
 
