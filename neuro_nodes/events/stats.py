@@ -29,7 +29,8 @@ class EventStats:
     errors: int = 0
     _bins: Counter = dataclasses.field(default_factory=Counter, repr=False)
 
-    def add(self, events: EventArray, triggers: TriggerArray | None = None, errors: int = 0) -> None:
+    def add(self, events: EventArray, triggers: TriggerArray | None = None,
+            errors: int = 0) -> None:
         self.packets += 1
         self.errors += errors
         self.width, self.height = events.width, events.height

@@ -16,29 +16,22 @@ import numpy as np
 POPCOUNT12 = np.array([bin(i).count("1") for i in range(1 << 12)], dtype=np.int64)
 
 
-def _select_table() -> np.ndarray:
-    table = np.zeros((1 << 12, 12), dtype=np.int64)
-    for m in range(1 << 12):
-        bits = [b for b in range(12) if m >> b & 1]
-        table[m, : len(bits)] = bits
-    return table.reshape(-1)
-
-
-#: ``SELECT12[m * 12 + k]``: index of the k-th set bit (from bit 0) of the 12-bit mask m.
-SELECT12 = _select_table()
-
-
 def packed_ffill(
-    n: int, init: int, fields: list[tuple[np.ndarray, np.ndarray, int, int]]
+    n: int,
+    init: int,
+    fields: list[tuple[np.ndarray, np.ndarray, int, int]],
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Forward-fill bit-packed state over ``n`` words.
 
     ``fields`` holds ``(positions, values, shift, bits)``: the words at ``positions`` (ascending,
     disjoint between fields) set the ``bits``-wide field at ``shift`` to ``values``, which must
     fit the field. ``init`` is the packed state before word 0. Returns the packed state
-    *after* each word (uint64).
+    *after* each word (uint64), in ``out[:n]`` if given (a reusable scratch buffer).
     """
-    acc = np.zeros(n, dtype=np.uint64)
+    acc = np.zeros(n, dtype=np.uint64) if out is None else out[:n]
+    if out is not None:
+        acc.fill(0)
     if n == 0:
         return acc
     for pos, values, shift, bits in fields:
@@ -48,7 +41,8 @@ def packed_ffill(
         delta = np.empty_like(v)
         delta[0] = v[0] - ((init >> shift) & ((1 << bits) - 1))
         np.subtract(v[1:], v[:-1], out=delta[1:])
-        acc[pos] = (delta << shift).view(np.uint64)
+        delta <<= shift
+        acc[pos] = delta.view(np.uint64)
     acc[:1] += np.uint64(init)  # array op: wrapping is intended, no overflow warning
     return np.cumsum(acc, out=acc)
 
@@ -103,24 +97,43 @@ def vector_bases(
     before = np.cumsum(inc)
     total = int(before[-1]) if before.size else 0
     before -= inc  # increments strictly before each word
-    is_base = tv == base_code
-    rank = np.cumsum(is_base)
-    wb = wv[is_base]
+    # boolean-mask indexing is slow on irregular masks: index once, then gather
+    at_base = (tv == base_code).nonzero()[0]
+    at_vec = (tv != base_code).nonzero()[0]
+    rank = np.zeros(tv.size, dtype=np.intp)
+    rank[at_base] = 1
+    np.cumsum(rank, out=rank)
+    wb = wv[at_base]
     base_vals = np.concatenate(([base], (wb & 0x7FF).astype(np.int64)))
     base_pols = np.concatenate(([polarity], ((wb >> 11) & 1).astype(np.int64)))
-    base_ref = np.concatenate(([0], before[is_base]))
-    is_vec = ~is_base
-    r = rank[is_vec]
-    vec_base = base_vals[r] + before[is_vec] - base_ref[r]
+    base_ref = np.concatenate(([0], before[at_base]))
+    r = rank[at_vec]
+    vec_base = base_vals[r]
+    vec_base += before[at_vec]
+    vec_base -= base_ref[r]
     end_base = int(base_vals[-1]) + total - int(base_ref[-1])
-    return pos[is_vec], vec_base, base_pols[r], end_base, int(base_pols[-1])
+    return pos[at_vec], vec_base, base_pols[r], end_base, int(base_pols[-1])
+
+
+def _bits_table() -> np.ndarray:
+    m = np.arange(1 << 12)[:, None]
+    b = np.arange(16)[None, :]
+    return ((m >> b) & 1).astype(bool) & (b < 12)
+
+
+#: ``BITS16[m]``: the 12 bits of mask m as booleans, padded to 16 columns (cheap divmod).
+BITS16 = _bits_table()
 
 
 def expand_masks(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Expand 12-bit event masks: (index of the mask word, bit index) per set bit, in order."""
-    masks = masks.astype(np.int64)
-    counts = POPCOUNT12[masks]
-    word = np.repeat(np.arange(masks.size), counts)
-    starts = np.cumsum(counts) - counts
-    rank = np.arange(word.size) - starts[word]
-    return word, SELECT12[masks[word] * 12 + rank]
+    k = np.flatnonzero(BITS16[masks])
+    return k >> 4, k & 15
+
+
+def merge(a: np.ndarray, at_a: np.ndarray, b: np.ndarray, at_b: np.ndarray) -> np.ndarray:
+    """Interleave ``a`` and ``b`` into a new array at positions ``at_a``/``at_b``."""
+    out = np.empty(a.size + b.size, dtype=a.dtype)
+    out[at_a] = a
+    out[at_b] = b
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, Union, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from neuro_nodes.events.trigger_array import TriggerArray
 
 #: What a payload may be: the ``events`` field as rosbags (ndarray), rclpy (array.array or
 #: bytes) or a file reader (bytes, memoryview) hands it over.
-Payload = Union[bytes, bytearray, memoryview, np.ndarray]
+Payload = bytes | bytearray | memoryview | np.ndarray
 
 
 class CodecError(ValueError):
@@ -165,7 +165,9 @@ class StreamDecoder(ABC):
 
     def decode(self, payload: Payload, time_base: int = 0) -> DecodeResult:
         """Decode a payload; returns its events preceded by any still buffered."""
-        events, triggers, errors = self._decode(as_u8(payload), int(time_base))
+        time_base, bad_base = _time_base(time_base)
+        events, triggers, errors = self._decode(as_u8(payload), time_base)
+        errors += bad_base
         if self._held_events is not None or self._held_triggers is not None:
             events, triggers = self._with_held(events, triggers)
             self._held_events = self._held_triggers = None
@@ -174,8 +176,10 @@ class StreamDecoder(ABC):
     def decode_until(self, payload: Payload, time_base: int, t_ns: int) -> DecodeResult:
         """Decode a payload, return the buffered prefix with ``t < t_ns``, keep the rest."""
         data = as_u8(payload)
+        time_base, bad_base = _time_base(time_base)
         if data.size:
-            events, triggers, errors = self._decode(data, int(time_base))
+            events, triggers, errors = self._decode(data, time_base)
+            errors += bad_base
         else:
             events, triggers, errors = EventArray.empty(self.width, self.height), None, 0
         events, triggers = self._with_held(events, triggers)
@@ -223,6 +227,13 @@ class StreamDecoder(ABC):
             ),
             bad,
         )
+
+
+def _time_base(time_base: int) -> tuple[int, int]:
+    """``time_base`` as an int64 value; one that does not fit (a uint64 header field beyond
+    2**63 - 1) is replaced by 0 and counted as an error."""
+    tb = int(time_base)
+    return (tb, 0) if -(1 << 63) <= tb < (1 << 63) else (0, 1)
 
 
 def _prefix_before(t: np.ndarray, t_ns: int) -> int:

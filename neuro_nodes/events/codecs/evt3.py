@@ -32,6 +32,7 @@ CHUNK_WORDS = 1 << 16
 #: backward step of at least this much reads as a wrap.
 _HIGH_STEP = 1 << 11
 _EMPTY_I64 = np.empty(0, np.int64)
+_EMPTY_INTP = np.empty(0, np.intp)
 
 
 class Evt3Decoder(StreamDecoder):
@@ -40,11 +41,13 @@ class Evt3Decoder(StreamDecoder):
     Stream semantics: payloads are consecutive pieces of one byte stream, so a word split
     between two payloads (odd length) is completed by the next one (the trailing byte is kept,
     not counted as an error), and vector/row/clock state carries over. Events before the
-    first complete time (a TIME_HIGH followed by a TIME_LOW) are dropped silently, as in
-    ``event_camera_codecs``. Errors counted: events outside the sensor (dropped), reserved
-    word types (0x1, 0x9, 0xB-0xD; skipped), and TIME_HIGH steps backwards by more than
-    ``wrap_tolerance`` ticks (of 4096 us) but less than half the 12-bit period (not a wrap;
-    the clock follows the word). Backward steps of at least half the period are wraps.
+    stream's first TIME_HIGH are dropped silently (their time is unknown); until the first
+    TIME_LOW the low time bits are 0, as faery's RAW writer assumes (the upstream ROS codec
+    instead waits for a TIME_LOW). Errors counted: events outside the sensor
+    (dropped), reserved word types (0x1, 0x9, 0xB-0xD; skipped), and TIME_HIGH steps backwards
+    by more than ``wrap_tolerance`` ticks (of 4096 us) but less than half the 12-bit period
+    (not a wrap; the clock follows the word). Backward steps of at least half the period are
+    wraps.
     """
 
     encoding = "evt3"
@@ -52,6 +55,8 @@ class Evt3Decoder(StreamDecoder):
     def __init__(self, width: int, height: int, wrap_tolerance: int = 10) -> None:
         super().__init__(width, height)
         self.wrap_tolerance = int(wrap_tolerance)
+        self._max_x = min(self.width, MAX_SIDE)  # EVT 3.0 columns are 11 bits
+        self._scratch = np.empty(CHUNK_WORDS, dtype=np.uint64)
         self._reset_stream()
 
     def _reset_stream(self) -> None:
@@ -60,7 +65,6 @@ class Evt3Decoder(StreamDecoder):
         self._low = 0
         self._epoch = 0
         self._last_high: int | None = None  # raw 12-bit value of the last TIME_HIGH
-        self._valid = False  # a TIME_LOW has followed a TIME_HIGH
         self._base = 0
         self._pol = 0
 
@@ -78,30 +82,28 @@ class Evt3Decoder(StreamDecoder):
             cols = list(zip(*parts, strict=True))
             t, x, y, p, tt, tid, tval = (np.concatenate(c) for c in cols[:7])
             errors = sum(cols[7])
-        events, bad = self._events(t * 1000, x, y, p)
-        triggers = TriggerArray.unchecked(tt * 1000, tid, tval)
-        return events, triggers, errors + bad
+        events = EventArray.unchecked(t, x, y, p, self.width, self.height)
+        return events, TriggerArray.unchecked(tt, tid, tval), errors
 
     def _chunk(self, w: np.ndarray) -> tuple:
+        """Decode whole words; returns final columns (t ns, x, y, p, triggers) and errors."""
         n = w.size
         typ = w >> 12
-        pos_y = np.flatnonzero(typ == ADDR_Y)
-        pos_lo = np.flatnonzero(typ == TIME_LOW)
-        pos_hi = np.flatnonzero(typ == TIME_HIGH)
-        is_x = typ == ADDR_X
-        is_v12 = typ == VECT_12
-        is_v8 = typ == VECT_8
-        n_vec = int(np.count_nonzero(is_v12)) + int(np.count_nonzero(is_v8))
-        pos_e = np.flatnonzero(is_x | is_v12 | is_v8) if n_vec else np.flatnonzero(is_x)
-        pos_tr = np.flatnonzero(typ == EXT_TRIGGER)
-        n_skip = (
-            np.count_nonzero(typ == VECT_BASE_X)
-            + np.count_nonzero(typ == CONTINUED_4)
-            + np.count_nonzero(typ >= OTHERS)
-        )
-        errors = n - int(
-            pos_y.size + pos_lo.size + pos_hi.size + pos_e.size + pos_tr.size + n_skip
-        )
+        pos_y = (typ == ADDR_Y).nonzero()[0]
+        pos_lo = (typ == TIME_LOW).nonzero()[0]
+        pos_hi = (typ == TIME_HIGH).nonzero()[0]
+        pos_x = (typ == ADDR_X).nonzero()[0]
+        rest = n - pos_y.size - pos_lo.size - pos_hi.size - pos_x.size
+        errors = 0
+        pos_v = pos_tr = _EMPTY_INTP
+        n_base = 0
+        if rest:  # anything but the four commonest word types
+            is_v = (typ == VECT_12) | (typ == VECT_8)
+            pos_v = is_v.nonzero()[0]
+            pos_tr = (typ == EXT_TRIGGER).nonzero()[0]
+            n_base = int(np.count_nonzero(typ == VECT_BASE_X))
+            n_skip = np.count_nonzero(typ == CONTINUED_4) + np.count_nonzero(typ >= OTHERS)
+            errors = rest - pos_v.size - pos_tr.size - n_base - int(n_skip)
 
         # clock: unwrap TIME_HIGH, find where the time becomes valid
         high_before = self._epoch * 4096 + (self._last_high or 0)
@@ -113,76 +115,114 @@ class Evt3Decoder(StreamDecoder):
             errors += err
         else:
             highs = _EMPTY_I64
+        # events count from the stream's first TIME_HIGH on
         valid_from = -1
-        if not self._valid:
-            first_high = -1 if self._last_high is not None else (
-                int(pos_hi[0]) if pos_hi.size else n
-            )
-            k = int(np.searchsorted(pos_lo, first_high, side="right"))
-            valid_from = int(pos_lo[k]) if k < pos_lo.size else n
-            self._valid = valid_from < n
+        if self._last_high is None:
+            valid_from = int(pos_hi[0]) if pos_hi.size else n
         if pos_hi.size:
             self._last_high = int(raw[-1])
+        # time of TIME_HIGH rank r and TIME_LOW l, in ns: high_ns[r] + 1000 * l
+        high_ns = np.concatenate(([high_before], highs)) * (4096 * 1000)
 
-        # forward-fill row, TIME_LOW and TIME_HIGH rank (bits 0..10, 11..22, 23..)
+        # vector words: masks, events so far, column base and polarity in force at each
+        if pos_v.size:
+            wv = w[pos_v]
+            masks = np.where((wv >> 12) == VECT_12, wv & 0xFFF, wv & 0xFF)
+            counts_before = np.cumsum(K.POPCOUNT12[masks])
+            _, vbase, vpol, self._base, self._pol = K.vector_bases(
+                typ, w, VECT_BASE_X, {VECT_12: 12, VECT_8: 8}, self._base, self._pol
+            )
+            self._base = min(self._base, 2 * MAX_SIDE)
+            vbase = np.minimum(vbase, 2 * MAX_SIDE).astype(np.uint16)  # beyond the sensor
+            vpol = vpol.astype(np.uint8)
+        elif n_base:
+            last = w[(typ == VECT_BASE_X).nonzero()[0][-1]]
+            self._base, self._pol = int(last & 0x7FF), int(last >> 11 & 1)
+
+        # forward-fill: row (bits 0..10), TIME_LOW (11..22), TIME_HIGH rank (23..39),
+        # vector events up to here (40..59)
         lows = w[pos_lo] & 0xFFF
-        state = K.packed_ffill(
-            n,
-            self._y | self._low << 11,
-            [
-                (pos_y, w[pos_y] & 0x7FF, 0, 11),
-                (pos_lo, lows, 11, 12),
-                (pos_hi, np.arange(1, pos_hi.size + 1), 23, 41),
-            ],
-        )
+        fields = [
+            (pos_y, w[pos_y] & 0x7FF, 0, 11),
+            (pos_lo, lows, 11, 12),
+            (pos_hi, np.arange(1, pos_hi.size + 1), 23, 17),
+        ]
+        if pos_v.size:
+            fields.append((pos_v, counts_before, 40, 20))
+        state = K.packed_ffill(n, self._y | self._low << 11, fields, out=self._scratch)
         if pos_y.size:
             self._y = int(w[pos_y[-1]] & 0x7FF)
         if pos_lo.size:
             self._low = int(lows[-1])
-        high_table = np.concatenate(([high_before], highs))
 
-        # vector words: column base and polarity in force at each
-        if n_vec:
-            pos_v, vbase, vpol, self._base, self._pol = K.vector_bases(
-                typ, w, VECT_BASE_X, {VECT_12: 12, VECT_8: 8}, self._base, self._pol
-            )
-            self._base = min(self._base, 2 * MAX_SIDE)  # beyond the sensor either way
-        elif np.any(typ == VECT_BASE_X):
-            last = w[np.flatnonzero(typ == VECT_BASE_X)[-1]]
-            self._base, self._pol = int(last & 0x7FF), int(last >> 11 & 1)
-
+        dropped_vec_events = 0
         if valid_from >= 0:  # drop events before the first valid time
-            pos_e = pos_e[np.searchsorted(pos_e, valid_from, side="right") :]
+            pos_x = pos_x[np.searchsorted(pos_x, valid_from, side="right") :]
             pos_tr = pos_tr[np.searchsorted(pos_tr, valid_from, side="right") :]
-            if n_vec:
-                k = np.searchsorted(pos_v, valid_from, side="right")
-                pos_v, vbase, vpol = pos_v[k:], vbase[k:], vpol[k:]
+            if pos_v.size:
+                k = int(np.searchsorted(pos_v, valid_from, side="right"))
+                dropped_vec_events = int(counts_before[k - 1]) if k else 0
+                pos_v, masks, vbase, vpol = pos_v[k:], masks[k:], vbase[k:], vpol[k:]
 
-        s = state[pos_e]
-        t_us = (high_table[(s >> 23).astype(np.intp)] << 12) | (s >> 11 & 0xFFF).astype(np.int64)
-        y = s & 0x7FF
-        we = w[pos_e]
-        if n_vec:
-            vec = (we >> 12) != ADDR_X
-            base = (we & 0x7FF).astype(np.int64)
+        n_vec_events = (int(counts_before[-1]) - dropped_vec_events) if pos_v.size else 0
+        if pos_v.size and 4 * n_vec_events > pos_x.size:
+            # many vector events: expand every event word (ADDR_X as a one-bit mask)
+            pos_e = ((typ == ADDR_X) | is_v).nonzero()[0]
+            if valid_from >= 0:
+                pos_e = pos_e[np.searchsorted(pos_e, valid_from, side="right") :]
+            s = state[pos_e]
+            we = w[pos_e]
+            vec = ((we >> 12) != ADDR_X).nonzero()[0]
+            base = we & 0x7FF
             base[vec] = vbase
-            pol = (we >> 11) & 1
+            pol = ((we >> 11) & 1).astype(np.uint8)
             pol[vec] = vpol
-            mask = np.where(vec, we & np.where((we >> 12) == VECT_12, 0xFFF, 0xFF), 1)
+            mask = np.ones(pos_e.size, dtype=np.uint16)
+            mask[vec] = masks
             word, bit = K.expand_masks(mask)
-            x = base[word] + bit
-            y, t_us, p = y[word], t_us[word], pol[word]
+            x = base[word] + bit.astype(np.uint16)
+            t = self._times(s, high_ns)[word]
+            y = (s & 0x7FF).astype(np.uint16)[word]
+            p = pol[word]
         else:
-            x = we & 0x7FF
-            p = (we >> 11) & 1
+            s = state[pos_x]
+            t = self._times(s, high_ns)
+            y = (s & 0x7FF).astype(np.uint16)
+            wx = w[pos_x]
+            x = wx & 0x7FF
+            p = ((wx >> 11) & 1).astype(np.uint8)
+            if pos_v.size:  # few vector events: scatter them between the singles
+                word, bit = K.expand_masks(masks)
+                at_s = ((s >> 40) & 0xFFFFF).astype(np.intp)
+                at_s += np.arange(pos_x.size) - dropped_vec_events
+                at_v = np.searchsorted(pos_x, pos_v)[word]
+                at_v += np.arange(word.size)
+                sv = state[pos_v]
+                x = K.merge(x, at_s, vbase[word] + bit.astype(np.uint16), at_v)
+                t = K.merge(t, at_s, self._times(sv, high_ns)[word], at_v)
+                y = K.merge(y, at_s, (sv & 0x7FF).astype(np.uint16)[word], at_v)
+                p = K.merge(p, at_s, vpol[word], at_v)
+        if x.size and (int(x.max()) >= self._max_x or int(y.max()) >= self.height):
+            ok = (x < self._max_x) & (y < self.height)
+            errors += ok.size - int(np.count_nonzero(ok))
+            t, x, y, p = t[ok], x[ok], y[ok], p[ok]
 
         wt = w[pos_tr]
-        st = state[pos_tr]
-        tt = (high_table[(st >> 23).astype(np.intp)] << 12) | (st >> 11 & 0xFFF).astype(np.int64)
         return (
-            t_us, x, y, p, tt, ((wt >> 8) & 0xF).astype(np.uint8), (wt & 1).astype(np.uint8),
-            errors,
+            t, x, y, p, self._times(state[pos_tr], high_ns),
+            ((wt >> 8) & 0xF).astype(np.uint8), (wt & 1).astype(np.uint8), errors,
         )
+
+    @staticmethod
+    def _times(s: np.ndarray, high_ns: np.ndarray) -> np.ndarray:
+        """Timestamps (ns) from packed states: TIME_HIGH of the rank field, plus TIME_LOW."""
+        t = ((s >> 11) & 0xFFF).astype(np.int64)
+        t *= 1000
+        if high_ns.size == 1:
+            t += high_ns[0]
+        else:
+            t += high_ns[((s >> 23) & 0x1FFFF).astype(np.intp)]
+        return t
 
 
 class Evt3Encoder:
@@ -193,10 +233,12 @@ class Evt3Encoder:
     same-time, same-row, same-polarity events, 12-pixel blocks with at least two events as
     VECT_BASE_X + VECT_12 (chained blocks share the base; a chain's last block that fits in
     8 bits is a VECT_8), everything else as ADDR_X. Triggers become EXT_TRIGGER words.
-    Decoding gives back the same events (as a multiset; order within one microsecond may
-    change) and triggers. The clock carries only 24 bits: a decoder starting on this stream
-    reconstructs times modulo 2**24 us of the first one (exact if it is below 16.777216 s);
-    gaps longer than one period are bridged with extra TIME_HIGH words.
+    Every packet starts with TIME_HIGH, TIME_LOW and ADDR_Y, so a decoder that joins the
+    stream late (a ROS subscriber) decodes from its first packet on. Decoding gives back the
+    same events (as a multiset; order within one microsecond may change) and triggers. The
+    clock carries only 24 bits: a decoder starting on this stream reconstructs times modulo
+    2**24 us of the first one (exact if it is below 16.777216 s); gaps longer than one period
+    are bridged with extra TIME_HIGH words.
     """
 
     encoding = "evt3"
@@ -261,33 +303,47 @@ class Evt3Encoder:
         vb_group = group_id[vblock_first]
         vb_block = block[vblock_first]
         vb_base = group_x0[vblock_first] + 12 * vb_block
-        nd_vec = in_vec[nd]
-        mask_acc = np.zeros(bstart.size, dtype=np.int64)
-        np.add.at(mask_acc, blk_of_nd[nd_vec], 1 << (X[nd[nd_vec]] - (group_x0 + 12 * block)[nd[nd_vec]]))
+        members = in_vec[nd]
+        bit = X[nd[members]] - (group_x0 + 12 * block)[nd[members]]
+        mask_acc = np.bincount(  # bits are distinct within a block: the sum is the OR
+            blk_of_nd[members], weights=(1 << bit).astype(np.float64), minlength=bstart.size
+        ).astype(np.int64)
         vb_mask = mask_acc[vb_ids]
-        chained = np.zeros(vb_ids.size, dtype=bool)  # continues the previous block's base
-        chained[1:] = (vb_group[1:] == vb_group[:-1]) & (vb_block[1:] == vb_block[:-1] + 1)
-        chain_end = np.ones(vb_ids.size, dtype=bool)
-        chain_end[:-1] = ~chained[1:]
-        use8 = chain_end & (vb_mask < 256)
 
         single = np.flatnonzero(~in_vec)
-        # unit table: (time us, sort key, row or -1, base word or -1, payload word)
+        n_s, n_t = single.size, len(tr)
+        # unit table: one payload word each; sorted by time, then event order
         u_t = np.concatenate((T[single], T[vblock_first], t_tr))
-        u_key = np.concatenate((single, vblock_first, np.full(len(tr), -1)))
-        u_y = np.concatenate((Y[single], Y[vblock_first], np.full(len(tr), -1)))
-        u_base = np.concatenate((
-            np.full(single.size, -1),
-            np.where(chained, -1, (VECT_BASE_X << 12) | (P[vblock_first] << 11) | vb_base),
-            np.full(len(tr), -1),
+        u_key = np.concatenate((single, vblock_first, np.full(n_t, -1)))
+        u_y = np.concatenate((Y[single], Y[vblock_first], np.full(n_t, -1)))
+        u_group = np.concatenate((np.full(n_s, -1), vb_group, np.full(n_t, -1)))
+        u_block = np.concatenate((np.full(n_s, -9), vb_block, np.full(n_t, -9)))
+        u_mask = np.concatenate((np.zeros(n_s, np.int64), vb_mask, np.zeros(n_t, np.int64)))
+        u_baseword = np.concatenate((
+            np.full(n_s, -1), (VECT_BASE_X << 12) | (P[vblock_first] << 11) | vb_base,
+            np.full(n_t, -1),
         ))
         u_word = np.concatenate((
             (ADDR_X << 12) | (P[single] << 11) | X[single],
-            np.where(use8, (VECT_8 << 12) | vb_mask, (VECT_12 << 12) | vb_mask),
+            (VECT_12 << 12) | vb_mask,
             (EXT_TRIGGER << 12) | (tr.id.astype(np.int64) << 8) | tr.value,
         ))
         uo = np.lexsort((u_key, u_t))
-        u_t, u_y, u_base, u_word = u_t[uo], u_y[uo], u_base[uo], u_word[uo]
+        u_t, u_y, u_group, u_block = u_t[uo], u_y[uo], u_group[uo], u_block[uo]
+        u_mask, u_baseword, u_word = u_mask[uo], u_baseword[uo], u_word[uo]
+        # a vector block right after the previous block of its run reuses the advanced base;
+        # (an ADDR_X in between breaks the chain: some decoders let it move the base)
+        is_vec = u_baseword >= 0
+        chained = np.zeros(u_t.size, dtype=bool)
+        chained[1:] = (
+            is_vec[1:] & is_vec[:-1] & (u_group[1:] == u_group[:-1])
+            & (u_block[1:] == u_block[:-1] + 1)
+        )
+        chain_end = np.ones(u_t.size, dtype=bool)
+        chain_end[:-1] = ~chained[1:]
+        use8 = is_vec & chain_end & (u_mask < 256)
+        u_word[use8] = (VECT_8 << 12) | u_mask[use8]
+        u_base = np.where(chained, -1, u_baseword)
         return self._assemble(u_t, u_y, u_base, u_word)
 
     def _assemble(
@@ -300,8 +356,8 @@ class Evt3Encoder:
         prev_high[1:] = high[:-1]
         gap = high - prev_high
         n_high = np.where(gap > 0, (gap + _HIGH_STEP - 1) // _HIGH_STEP, 0)
-        if self._last_high is None:
-            n_high[0] = 1
+        # every packet starts with the full time (one word when the stream starts) ...
+        n_high[0] = 1 if self._last_high is None else max(n_high[0], 1)
         prev_t = np.empty(m, dtype=np.int64)
         prev_t[0] = self._last_t
         prev_t[1:] = u_t[:-1]
@@ -315,6 +371,8 @@ class Evt3Encoder:
             prev_y[1:] = y_ev[:-1]
         n_y = np.zeros(m, dtype=np.int64)
         n_y[ev] = y_ev != prev_y
+        if y_ev.size:  # ... and its first event's row
+            n_y[np.argmax(ev)] = 1
         n_base = (u_base >= 0).astype(np.int64)
         n_words = n_high + n_low + n_y + n_base + 1
         start = np.cumsum(n_words) - n_words

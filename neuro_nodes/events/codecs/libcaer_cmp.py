@@ -33,6 +33,7 @@ class LibcaerCmpDecoder(StreamDecoder):
 
     def __init__(self, width: int, height: int) -> None:
         super().__init__(width, height)
+        self._scratch = np.empty(CHUNK_WORDS, dtype=np.uint64)
         self._reset_stream()
 
     def _reset_stream(self) -> None:
@@ -71,6 +72,7 @@ class LibcaerCmpDecoder(StreamDecoder):
             n,
             self._x | self._time << 11,
             [(pos_x, xs, 0, 11), (pos_lo, lows, 11, 12), (pos_hi, highs, 23, 12)],
+            out=self._scratch,
         )
         if n:
             last = int(state[-1])
@@ -90,12 +92,14 @@ class LibcaerCmpDecoder(StreamDecoder):
         x = s & 0x7FF
         we = w[pos_e]
         if n_vec:
-            vec = (we >> 12) == VECT_8
+            vec = ((we >> 12) == VECT_8).nonzero()[0]
             base = (we & 0x7FF).astype(np.int64)
             base[vec] = vbase
             pol = (we >> 11) & 1
             pol[vec] = vpol
-            word, bit = K.expand_masks(np.where(vec, we & 0xFF, 1))
+            mask = np.ones(we.size, dtype=np.uint16)
+            mask[vec] = we[vec] & 0xFF
+            word, bit = K.expand_masks(mask)
             y = base[word] + bit
             x, t, p = x[word], t[word], pol[word]
         else:
