@@ -34,13 +34,14 @@ def main(duration: float = 8.0) -> int:
 
     rclpy.init(args=[])
     node = rclpy.create_node("neuro_demo_monitor")
-    seen = {"packets": 0, "images": 0, "events": 0}
+    seen = {"packets": 0, "images": 0, "events": 0, "rendered": 0}
 
     def on_diag(msg: DiagnosticArray) -> None:
         for status in msg.status:
             if status.hardware_id.endswith("event_renderer"):
                 values = {kv.key: kv.value for kv in status.values}
                 seen["events"] = int(values.get("events", seen["events"]))
+                seen["rendered"] = int(values.get("images", seen["rendered"]))
 
     node.create_subscription(EventPacket, "/events", lambda _m: seen.__setitem__(
         "packets", seen["packets"] + 1), EVENTS_QOS)
@@ -72,7 +73,8 @@ def main(duration: float = 8.0) -> int:
     flowed = seen["packets"] > 0 and seen["images"] > 0
     state = "all nodes exited cleanly" if code == 0 else f"launch exited with {code}"
     print(f"demo: {elapsed:.1f} s, /events {seen['packets']} packets "
-          f"({seen['events'] / 1e6:.2f} M events decoded), /event_image {seen['images']} images, "
+          f"({seen['events'] / 1e6:.2f} M events decoded), /event_image {seen['images']} images "
+          f"received of {seen['rendered']} rendered, "
           f"{state}")
     if not flowed:
         print("demo: no data flowed between the nodes", file=sys.stderr)
