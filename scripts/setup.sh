@@ -42,16 +42,16 @@ mkdir -p "$(dirname "$STAMPS")"
 if [ ! -x "$PY" ]; then
   say "creating .venv"
   python3 -m venv "$VENV"
-  "$PY" -m pip install -q --upgrade pip setuptools wheel
+  "$PY" -m pip install -q --upgrade pip setuptools wheel 2>&1 | grep -v "is ignored: it is neither" || true
 fi
 mkdir -p "$STAMPS"
 
 # torch first, pinned: on this machine the CPU build comes from local disk; an
 # unpinned torch would pull a CUDA build of several GB.
-if ! "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+if ! "$PY" -W ignore -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
   say "installing torch==$TORCH_VERSION"
   "$PY" -m pip install -q "torch==$TORCH_VERSION" 2>&1 | grep -v "is ignored: it is neither" || true
-  "$PY" -c "import torch" || die "torch==$TORCH_VERSION did not install"
+  "$PY" -W ignore -c "import torch" 2>/dev/null || die "torch==$TORCH_VERSION did not install"
 fi
 
 hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
