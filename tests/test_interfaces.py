@@ -7,23 +7,13 @@ from pathlib import Path
 import pytest
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
+from neuro_nodes.bag.event_packets import EVENT_PACKET_DEFINITION as UPSTREAM_EVENT_PACKET
 from neuro_nodes.ros.interfaces import (
     PROJECT_INTERFACES,
     UPSTREAM_TYPE_HASHES,
     import_interface,
     installed_type_hash,
 )
-
-# The upstream definition, as published in shared/data/README.md (event_camera_msgs 1.x).
-UPSTREAM_EVENT_PACKET = """std_msgs/Header header
-uint32 height
-uint32 width
-uint64 seq
-uint64 time_base
-string encoding
-bool is_bigendian
-uint8[] events
-"""
 
 
 def independent_hash(type_name: str) -> str:
