@@ -1,10 +1,18 @@
-"""event_camera: publishes ``event_camera_msgs/EventPacket`` from a recording.
+"""event_camera: publishes ``event_camera_msgs/EventPacket`` (+ ``CameraInfo``).
 
-``source:=file`` replays the event topic of a rosbag2 recording (mcap or
-sqlite3, EventPacket or the legacy ``event_array_msgs/EventArray``) at real
-time, x ``rate`` or as fast as possible, optionally looping. The payload is
-forwarded unchanged (any encoding), so downstream sees what the camera sent;
-``header.stamp`` is set to host time at publication, as a driver does.
+``source`` selects where events come from:
+
+- ``file``: a rosbag2 recording (its event topic is forwarded unchanged, any encoding),
+  or an event file (RAW, DAT, AEDAT4, HDF5, CSV, ECD text; re-encoded as ``encoding``),
+  replayed at real time, x ``rate`` or as fast as possible (``rate`` 0), optionally looping;
+- ``sim``: the event emulator (``sim_preset``) watching a textured plane that moves with
+  ``sim_velocity_x/y`` and rotates at ``sim_angular_velocity``, rendered at ``sim_fps``;
+- ``hardware``: an iniVation camera through dv-processing or a Prophesee camera through
+  the Metavision SDK (``camera_vendor``, ``serial``); a missing SDK or camera stops the node
+  with a message naming what is missing.
+
+Packets are cut like metavision_driver's (``event_message_time_threshold``,
+``event_message_size_threshold``); ``header.stamp`` is host time at publication.
 """
 
 from __future__ import annotations
@@ -12,31 +20,62 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from pathlib import Path
 
 from event_camera_msgs.msg import EventPacket
-from rclpy.serialization import deserialize_message
+from sensor_msgs.msg import CameraInfo
 
-from neuro_nodes.bag.reader import BagError, list_topics, read_messages
 from neuro_nodes.core.params import param
+from neuro_nodes.events import packet_sources as sources
+from neuro_nodes.events.emulator import PRESETS
 from neuro_nodes.events.replay import ReplayClock
+from neuro_nodes.events.sources import is_bag
+from neuro_nodes.events.texture_scene import TextureSceneParams
 from neuro_nodes.ros.node_base import NeuroNode, run_node
 from neuro_nodes.ros.ports import publishes
-from neuro_nodes.ros.qos import EVENTS_QOS
-
-EVENT_TYPES = ("event_camera_msgs/msg/EventPacket", "event_array_msgs/msg/EventArray")
+from neuro_nodes.ros.qos import EVENTS_QOS, LATCHED_QOS
 
 
 @dataclasses.dataclass(frozen=True)
 class EventCameraParams:
-    source: str = param("file", "Where events come from (file: a rosbag2 recording)",
-                        choices=("file",), read_only=True)
-    path: str = param("", "Recording to replay (rosbag2 folder)", read_only=True)
-    bag_topic: str = param("", "Event topic inside the recording; empty: the only one",
+    source: str = param("file", "Where events come from", choices=("file", "sim", "hardware"),
+                        read_only=True)
+    path: str = param("", "source=file: rosbag2 folder or event file", read_only=True)
+    bag_topic: str = param("", "source=file, bag: event topic; empty: the only one",
                            read_only=True)
     rate: float = param(1.0, "Replay speed (1 = real time, 0 = as fast as possible)",
                         min=0.0, max=1000.0)
-    loop: bool = param(False, "Start again at the end of the recording")
-    frame_id: str = param("camera_optical_frame", "header.frame_id of published packets")
+    loop: bool = param(False, "source=file: start again at the end")
+    frame_id: str = param("camera_optical_frame", "header.frame_id of packets and camera info")
+    encoding: str = param("evt3", "Payload encoding when events are (re-)encoded",
+                          choices=("evt3", "evt2"), read_only=True)
+    event_message_time_threshold: float = param(
+        1e-3, "Longest time span of one packet (s)", min=1e-5, max=1.0, read_only=True)
+    event_message_size_threshold: int = param(
+        1 << 20, "Largest payload of one packet (bytes)", min=64, max=1 << 26, read_only=True)
+    camera_vendor: str = param("inivation", "source=hardware: camera SDK",
+                               choices=("inivation", "prophesee"), read_only=True)
+    serial: str = param("", "source=hardware: camera serial; empty: the first found",
+                        read_only=True)
+    sim_preset: str = param("clean", "source=sim: emulator noise preset",
+                            choices=tuple(PRESETS), read_only=True)
+    sim_fps: float = param(1000.0, "source=sim: frames rendered per second of sensor time",
+                           min=10.0, max=100_000.0, read_only=True)
+    sim_width: int = param(346, "source=sim: sensor width (px)", min=16, max=4096,
+                           read_only=True)
+    sim_height: int = param(260, "source=sim: sensor height (px)", min=16, max=4096,
+                            read_only=True)
+    sim_velocity_x: float = param(120.0, "source=sim: texture velocity x (px/s)",
+                                  min=-1e4, max=1e4, read_only=True)
+    sim_velocity_y: float = param(40.0, "source=sim: texture velocity y (px/s)",
+                                  min=-1e4, max=1e4, read_only=True)
+    sim_angular_velocity: float = param(0.0, "source=sim: texture rotation (rad/s)",
+                                        min=-50.0, max=50.0, read_only=True)
+    seed: int = param(0, "source=sim: texture and noise seed", min=0, read_only=True)
+
+    def validate(self) -> None:
+        if self.source == "file" and not self.path:
+            raise ValueError("parameter 'path' is empty: give the recording to replay")
 
 
 class EventCameraNode(NeuroNode[EventCameraParams]):
@@ -44,66 +83,91 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
     node_name = "event_camera"
     ports = (
         publishes("events", "event_camera_msgs/msg/EventPacket",
-                  "event packets, payload as recorded (evt3, evt2, libcaer, mono)",
+                  "event packets (bags: payload as recorded; otherwise `encoding`)",
                   "best effort, depth 1000"),
+        publishes("camera_info", "sensor_msgs/msg/CameraInfo", "sensor size", "latched"),
     )
 
     def __init__(self, **node_kwargs) -> None:
         super().__init__(self.node_name, **node_kwargs)
-        self._topic = self._pick_topic()
+        self._make_packets = self._packet_factory()
         self._pub = self.create_publisher(EventPacket, "events", EVENTS_QOS)
-        self._replay_clock = ReplayClock(self.params.rate)
+        self._info_pub = self.create_publisher(CameraInfo, "camera_info", LATCHED_QOS)
+        self._info_size: tuple[int, int] | None = None
+        self._replay_clock = ReplayClock(self._pace_rate())
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._replay, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
-        self.get_logger().info(f"replaying {self._topic} of {self.params.path} "
-                               f"(rate {self.params.rate}, loop {self.params.loop})")
 
-    def _pick_topic(self) -> str:
-        if not self.params.path:
-            raise ValueError("parameter 'path' is empty: give the recording to replay")
-        try:
-            topics = [t for t in list_topics(self.params.path) if t.msgtype in EVENT_TYPES]
-        except BagError as err:
-            raise FileNotFoundError(str(err)) from err
-        wanted = self.params.bag_topic
-        names = [t.name for t in topics]
-        if wanted:
-            if wanted not in names:
-                raise ValueError(f"{self.params.path}: no event topic '{wanted}' (has {names})")
-            return wanted
-        if len(names) != 1:
-            raise ValueError(f"{self.params.path}: {len(names)} event topics {names}; "
-                             "choose one with bag_topic")
-        return names[0]
+    def _packet_factory(self):
+        p = self.params
+        packing = sources.Packetizing(p.encoding, p.event_message_time_threshold,
+                                      p.event_message_size_threshold)
+        if p.source == "hardware":
+            from neuro_nodes.events.hardware import check_available
+
+            check_available(p.camera_vendor)
+            return lambda: sources.hardware_packets(p.camera_vendor, p.serial, packing)
+        if p.source == "sim":
+            scene = TextureSceneParams(p.sim_width, p.sim_height, p.sim_velocity_x,
+                                       p.sim_velocity_y, p.sim_angular_velocity, seed=p.seed)
+            emulator = dataclasses.replace(PRESETS[p.sim_preset], seed=p.seed)
+            self.get_logger().info(f"emulating a {p.sim_width}x{p.sim_height} camera "
+                                   f"({p.sim_preset}) at rate {p.rate}")
+            return lambda: sources.sim_packets(scene, emulator, packing, p.sim_fps)
+        path = Path(p.path)
+        if is_bag(path):
+            from neuro_nodes.events.sources import open_sources
+
+            topic = open_sources(path, p.bag_topic or None)
+            if len(topic) != 1:
+                raise ValueError(f"{path}: {len(topic)} event topics "
+                                 f"{[s.name for s in topic]}; choose one with bag_topic")
+            name = topic[0].name
+            self.get_logger().info(f"replaying {name} of {path} (rate {p.rate}, loop {p.loop})")
+            return lambda: sources.bag_packets(path, name)
+        from neuro_nodes.events.files import open_events
+
+        open_events(path)  # fail now, with the reason, if the file cannot be read
+        self.get_logger().info(f"replaying {path} as {p.encoding} (rate {p.rate}, loop {p.loop})")
+        return lambda: sources.file_packets(path, packing)
+
+    def _pace_rate(self) -> float:
+        return 0.0 if self.params.source == "hardware" else self.params.rate
 
     def on_params_changed(self, old: EventCameraParams, new: EventCameraParams) -> None:
         if new.rate != old.rate:
-            self._replay_clock = ReplayClock(new.rate)
+            self._replay_clock = ReplayClock(self._pace_rate())
 
-    def _replay(self) -> None:
-        while not self._stop.is_set():
-            for raw in read_messages(self.params.path, [self._topic]):
-                wait = self._replay_clock.delay(raw.log_time_ns, time.monotonic())
-                if self._stop.wait(wait):
-                    return
-                self._publish(raw.data)
-            self._replay_clock.restart()
-            if not self.params.loop:
-                self.get_logger().info("end of recording")
-                return
-
-    def _publish(self, data: bytes) -> None:
+    def _run(self) -> None:
         try:
-            msg = deserialize_message(data, EventPacket)
-        except Exception as err:  # corrupt CDR in the recording: count and go on
-            self.health.error("corrupt_message", str(err))
-            return
+            while not self._stop.is_set():
+                for packet in self._make_packets():
+                    if self._stop.wait(self._replay_clock.delay(packet.t_ns, time.monotonic())):
+                        return
+                    self._publish(packet)
+                self._replay_clock.restart()
+                if not (self.params.loop and self.params.source == "file"):
+                    self.get_logger().info("end of stream")
+                    return
+        except Exception as err:  # a corrupt file midway, an unplugged camera: report, stay up
+            self.health.error("source_failed", str(err))
+            self.get_logger().error(f"event source stopped: {err}")
+
+    def _publish(self, packet: sources.OutPacket) -> None:
+        msg = EventPacket(encoding=packet.encoding, width=packet.width, height=packet.height,
+                          time_base=packet.time_base, seq=self.health.counts["packets"],
+                          events=packet.payload)
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.params.frame_id
         self._pub.publish(msg)
         self.health.count("packets")
-        self.health.count("bytes", len(msg.events))
+        self.health.count("bytes", len(packet.payload))
+        if self._info_size != (packet.width, packet.height):
+            self._info_size = (packet.width, packet.height)
+            info = CameraInfo(width=packet.width, height=packet.height)
+            info.header = msg.header
+            self._info_pub.publish(info)
 
     def destroy_node(self) -> None:
         if hasattr(self, "_thread"):  # absent when construction failed

@@ -59,7 +59,12 @@ class EventRendererNode(NeuroNode[EventRendererParams]):
                 self.health.error("undecodable_packet", str(err))
                 return
             self._key = key
-        result = self._decoder.decode(bytes(msg.events), msg.time_base)
+        try:
+            result = self._decoder.decode(bytes(msg.events), msg.time_base)
+        except Exception as err:  # a decoder bug must not take the node down: count it
+            self.health.error("decoder_failure", f"{type(err).__name__}: {err}")
+            self._decoder.reset()
+            return
         if result.errors:
             self.health.error("corrupt_events", f"{result.errors} in packet {msg.seq}",
                               result.errors)

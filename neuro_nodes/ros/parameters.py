@@ -15,7 +15,7 @@ from rcl_interfaces.msg import (
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from neuro_nodes.core.params import field_types, replace_validated, spec_of, validated
+from neuro_nodes.core.params import field_types, replace_validated, spec_of
 
 _PARAM_TYPES = {
     bool: ParameterType.PARAMETER_BOOL,
@@ -83,7 +83,7 @@ def declare_parameters(node: Node, params_type: type) -> Any:
             field.name, default_value, descriptor(field.name, typ, field)
         )
         values[field.name] = _from_ros(declared.value, typ)
-    return replace_validated(validated(defaults), values)
+    return replace_validated(defaults, values)
 
 
 def check_update(current: Any, parameters: list[Parameter]) -> tuple[Any, SetParametersResult]:

@@ -16,8 +16,10 @@ SCRIPT = Path(sys.executable).parent / "neuro-event-camera"
 @pytest.mark.parametrize(("params", "expected"), [
     (["rate:=-5.0"], "rate out of range"),
     (["rate:=fast"], "expecting type 'DOUBLE'"),
-    (["source:=hardware"], "source: 'hardware' is not one of ['file']"),
-    (["path:=/nonexistent/bag"], "/nonexistent/bag: no metadata.yaml"),
+    (["source:=webcam"], "source: 'webcam' is not one of ['file', 'sim', 'hardware']"),
+    (["source:=hardware"], "no iniVation camera found"),
+    (["source:=hardware", "camera_vendor:=prophesee"], "need the Metavision SDK"),
+    (["path:=/nonexistent/bag"], "/nonexistent/bag: no such file"),
     (["path:=''"], "parameter 'path' is empty"),
     (["rate:="], "Couldn't parse parameter override rule"),
 ])
