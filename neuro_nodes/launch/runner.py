@@ -142,6 +142,7 @@ class Runner:
             popen = subprocess.Popen(
                 spec.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, env=env, cwd=spec.cwd, start_new_session=True,
+                preexec_fn=_terminate_with_parent,
             )
         except OSError as err:
             self.say("ERROR", spec.label, f"cannot start {spec.cmd[0]}: {err}")
@@ -308,4 +309,16 @@ def run_processes(description: LaunchDescription, *, duration: float | None = No
                   grace_s: float = 5.0) -> int:
     """Run every node as a subprocess until they exit or the launch is stopped."""
     return Runner(description, duration=duration, grace_s=grace_s).run()
+
+
+def _terminate_with_parent() -> None:
+    """In the child: get SIGTERM if the runner dies (even by SIGKILL), so no node is orphaned.
+
+    Linux only (prctl PR_SET_PDEATHSIG); elsewhere a no-op.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 

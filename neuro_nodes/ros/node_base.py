@@ -8,15 +8,18 @@ publishes its :class:`Health` on ``/diagnostics``.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
 
 from neuro_nodes.core.health import Health
 from neuro_nodes.ros.dds import apply_loopback_defaults
@@ -24,6 +27,7 @@ from neuro_nodes.ros.diagnostics import DiagnosticsPublisher
 from neuro_nodes.ros.parameters import check_update, declare_parameters
 
 P = TypeVar("P")
+_SIGNAL_POLL_S = 0.1  # how soon a signal is noticed while the executor waits
 
 
 class NeuroNode(Node, Generic[P]):
@@ -68,37 +72,38 @@ class NeuroNode(Node, Generic[P]):
 def run_node(node_class: type[Node], args: Sequence[str] | None = None) -> int:
     """Init, spin until SIGINT/SIGTERM, shut down: the body of every node's ``main()``.
 
-    Returns the process exit code: 0 on a signal, 1 with a one-line reason when the
-    node could not start (bad parameter, missing device or file).
+    Signals only set a flag: the node is destroyed (its threads joined) before the context
+    shuts down, so a signal arriving at any moment, start-up included, stops it cleanly.
+    Returns the exit code: 0 after a signal, 1 with a one-line reason when the node could
+    not start (bad parameter, missing device or file).
     """
     apply_loopback_defaults()
     name = getattr(node_class, "node_name", node_class.__name__)
+    stop = threading.Event()
     try:
-        rclpy.init(args=list(sys.argv if args is None else args))
+        rclpy.init(args=list(sys.argv if args is None else args),
+                   signal_handler_options=SignalHandlerOptions.NO)
     except Exception as err:  # malformed --ros-args
         print(f"[{name}] error: {err}", file=sys.stderr)
         return 1
-    executor = SingleThreadedExecutor()  # before the node: a signal may arrive any time now
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    executor = SingleThreadedExecutor()
     node = None
     try:
         try:
             node = node_class()
         except Exception as err:  # bad parameter, missing file or device: say why, exit 1
-            if not rclpy.ok():
-                return 0  # a signal interrupted start-up
             print(f"[{name}] error: {err}", file=sys.stderr)
             return 1
         executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        if rclpy.ok():
-            raise
-        # SIGINT/SIGTERM shut the context down between two executor calls: a clean stop
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=_SIGNAL_POLL_S)
     finally:
-        executor.shutdown()
         if node is not None:
             node.destroy_node()
+        executor.shutdown()
         rclpy.try_shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0

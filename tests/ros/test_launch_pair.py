@@ -91,3 +91,17 @@ def test_pair_exchanges_messages_params_reach_nodes_and_bad_set_is_refused(launc
     output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, output
     assert "[event_camera]" in output or "[event_renderer]" in output, output
+
+
+def test_killing_the_launcher_stops_its_nodes(launched) -> None:
+    proc, node = launched
+    packets: list[EventPacket] = []
+    node.create_subscription(EventPacket, "/events", packets.append, EVENTS_QOS)
+    assert spin_until(node, lambda: len(packets) > 5, 30.0), "no data"
+    proc.kill()  # SIGKILL: the runner cannot forward anything; the nodes must still stop
+    proc.wait()
+    time.sleep(3.0)
+    spin_until(node, lambda: False, 0.5)  # drain what was in flight
+    count = len(packets)
+    spin_until(node, lambda: False, 2.0)
+    assert len(packets) == count, "nodes kept publishing after their launcher died"
