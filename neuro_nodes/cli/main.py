@@ -34,6 +34,19 @@ def _cmd_events(args: argparse.Namespace) -> int:
                               args.packet_us, args.storage)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import importlib
+    import json
+
+    module = importlib.import_module(f"benchmarks.{args.suite}")
+    result = module.run(quick=args.quick)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        module.print_table(result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuro", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -72,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bag output: packet time threshold in us (default 1000)")
     e.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                    help="bag output storage (default mcap)")
+    p = sub.add_parser("bench", help="measure throughput against a baseline in the same run")
+    p.add_argument("suite", choices=("events",), help="what to measure")
+    p.add_argument("--quick", action="store_true", help="smaller data, fewer repetitions")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 

@@ -1,0 +1,87 @@
+"""event_renderer counts bad packets on /diagnostics and keeps rendering."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from event_camera_msgs.msg import EventPacket
+from sensor_msgs.msg import Image
+
+from neuro_nodes.events.codecs import make_encoder
+from neuro_nodes.events.event_array import EventArray
+from neuro_nodes.ros.qos import EVENTS_QOS, SENSOR_QOS
+
+pytestmark = pytest.mark.ros
+SCRIPT = Path(sys.executable).parent / "neuro-event-renderer"
+
+
+def good_payload(encoder, t0_us: int) -> bytes:
+    n = 500
+    rng = np.random.default_rng(t0_us)
+    ev = EventArray(t=(t0_us + np.arange(n)) * 1000, x=rng.integers(0, 64, n).astype(np.uint16),
+                    y=rng.integers(0, 48, n).astype(np.uint16),
+                    p=rng.integers(0, 2, n).astype(np.uint8), width=64, height=48)
+    return encoder.encode(ev)
+
+
+def test_garbage_packets_are_counted_and_rendering_continues() -> None:
+    proc = subprocess.Popen([str(SCRIPT), "--ros-args", "-p", "fps:=20.0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rclpy.init()
+    node = rclpy.create_node("bad_input_probe")
+    pub = node.create_publisher(EventPacket, "/events", EVENTS_QOS)
+    images: list[Image] = []
+    diags: list[dict[str, str]] = []
+    node.create_subscription(Image, "/event_image", images.append, SENSOR_QOS)
+
+    def on_diag(msg: DiagnosticArray) -> None:
+        diags.extend({kv.key: kv.value for kv in s.values} for s in msg.status
+                     if s.hardware_id.endswith("event_renderer"))
+
+    node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
+    encoder = make_encoder("evt3", 64, 48)
+    rng = np.random.default_rng(0)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and pub.get_subscription_count() == 0:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        bad = [
+            EventPacket(encoding="nonsense", width=64, height=48, events=b"\x01\x02"),
+            EventPacket(encoding="evt3", width=0, height=0, events=b"\x00" * 8),
+            EventPacket(encoding="libcaer", width=64, height=48,
+                        events=rng.integers(0, 256, 999, dtype=np.uint8).tobytes()),
+            EventPacket(encoding="evt2", width=64, height=48,  # coordinates beyond 64x48
+                        events=np.full(64, 0x1FFFFFFF, "<u4").tobytes()),
+        ]
+        for i in range(40):
+            pub.publish(bad[i % len(bad)])
+            pub.publish(EventPacket(encoding="evt3", width=64, height=48,
+                                    events=good_payload(encoder, i * 1000)))
+            rclpy.spin_once(node, timeout_sec=0.05)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(
+                int(d.get("error:undecodable_packet", 0)) >= 5 for d in diags):
+            rclpy.spin_once(node, timeout_sec=0.05)
+        before = len(images)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(images) < before + 5:
+            rclpy.spin_once(node, timeout_sec=0.05)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    alive = proc.poll() is None
+    proc.terminate()
+    output = proc.communicate(timeout=15)[0]
+    assert alive, output
+    last = diags[-1] if diags else {}
+    assert int(last.get("error:undecodable_packet", 0)) >= 5, (last, output)
+    assert int(last.get("error:corrupt_events", 0)) >= 1, last
+    assert int(last.get("events", 0)) > 0, last
+    assert len(images) >= before + 5 and images[-1].width == 64
