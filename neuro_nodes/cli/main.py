@@ -43,7 +43,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        module.print_table(result)
+        print(module.table(result))
     return 0
 
 

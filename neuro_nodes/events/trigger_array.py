@@ -43,9 +43,7 @@ class TriggerArray:
     def unchecked(cls, t: np.ndarray, ids: np.ndarray, value: np.ndarray) -> TriggerArray:
         """Wrap columns the caller guarantees are valid (for decoders)."""
         obj = object.__new__(cls)
-        object.__setattr__(obj, "t", t)
-        object.__setattr__(obj, "id", ids)
-        object.__setattr__(obj, "value", value)
+        obj.__dict__.update(t=t, id=ids, value=value)
         return obj
 
     @classmethod

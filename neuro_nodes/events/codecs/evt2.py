@@ -11,22 +11,100 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuro_nodes.events.codecs import _kernels as K
-from neuro_nodes.events.codecs.base import CodecError, StreamDecoder, as_words, check_geometry
+from neuro_nodes.events.codecs._kernels import jit
+from neuro_nodes.events.codecs.base import CodecError, StreamDecoder, check_geometry
 from neuro_nodes.events.event_array import EventArray
 from neuro_nodes.events.trigger_array import TriggerArray
 
 CD_OFF, CD_ON, TIME_HIGH, EXT_TRIGGER = 0x0, 0x1, 0x8, 0xA
 SKIPPED = (0xD, 0xE, 0xF)
 MAX_SIDE = 1 << 11
-CHUNK_WORDS = 1 << 16
+#: Largest payload piece decoded in one go (words): bigger payloads are cut into pieces of
+#: this size, decoded one after the other and joined.
+CHUNK_WORDS = 1 << 20
 _HIGH_BITS = 28
 _HIGH_STEP = 1 << (_HIGH_BITS - 1)  # largest TIME_HIGH step the encoder writes
-_EMPTY_I64 = np.empty(0, np.int64)
+
+# decoder state carried between payloads and the decoder's settings (see ``_decode_words``)
+_EPOCH, _HIGH, _WIDTH, _HEIGHT, _TOL = range(5)
+_NO_TRIGGERS = TriggerArray.empty()
+_NO_TRIGGER_ROWS = np.empty((3, 0), np.int64)
+_NO_BYTES = np.empty(0, np.uint8)
+_NO_ORDER = np.empty(0, np.intp)
+
+
+@jit
+def _count(data: np.ndarray) -> tuple[int, int]:
+    """The CD events and triggers in the whole words of ``data``."""
+    words = data[: data.size // 4 * 4].view(np.uint32)
+    acc = 0
+    for i in range(words.size):
+        typ = words[i] >> 28
+        acc += np.int64(typ <= CD_ON) + (np.int64(typ == EXT_TRIGGER) << 32)
+    return acc & 0xFFFF_FFFF, acc >> 32
+
+
+@jit
+def _decode_words(
+    data: np.ndarray, state: np.ndarray,
+    t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, trig: np.ndarray,
+) -> tuple[int, int, int]:
+    """Decode the whole words of ``data``, continuing ``state`` (updated in place).
+
+    Writes the events to t/x/y/p and the triggers' t/id/value to the rows of ``trig`` (sized
+    by ``_count``); returns the numbers of events and triggers written and the error count.
+    """
+    words = data[: data.size // 4 * 4].view(np.uint32)
+    epoch = state[_EPOCH]
+    high = state[_HIGH]
+    width = state[_WIDTH]
+    height = state[_HEIGHT]
+    tolerance = state[_TOL]
+    valid = np.int64(high >= 0)  # events count from the stream's first TIME_HIGH on
+    high_ns = ((epoch << _HIGH_BITS) + high) * 64_000
+    k = 0
+    kt = 0
+    errors = 0
+    for i in range(words.size):
+        w = np.int64(words[i])
+        typ = w >> 28
+        if typ <= CD_ON:
+            col = (w >> 11) & 0x7FF
+            row = w & 0x7FF
+            i_k = np.uint64(k)  # an unsigned index skips numba's negative-index fix-up
+            t[i_k] = high_ns + ((w >> 22) & 0x3F) * 1000
+            x[i_k] = col
+            y[i_k] = row
+            p[i_k] = typ
+            inside = np.int64(col < width) & np.int64(row < height)
+            k += valid & inside
+            errors += valid & (inside ^ 1)
+        elif typ == TIME_HIGH:
+            raw = w & 0xFFF_FFFF
+            if high >= 0:
+                back = high - raw
+                if back >= _HIGH_STEP:  # half the 28-bit period or more: a wrap
+                    epoch += 1
+                elif back > tolerance:
+                    errors += 1
+            high = raw
+            valid = 1
+            high_ns = ((epoch << _HIGH_BITS) + high) * 64_000
+        elif typ == EXT_TRIGGER:
+            if valid:
+                trig[0, kt] = high_ns + ((w >> 22) & 0x3F) * 1000
+                trig[1, kt] = (w >> 8) & 0x1F
+                trig[2, kt] = w & 1
+                kt += 1
+        elif typ < SKIPPED[0]:
+            errors += 1  # reserved word type
+    state[_EPOCH] = epoch
+    state[_HIGH] = high
+    return k, kt, errors
 
 
 class Evt2Decoder(StreamDecoder):
-    """Stateful EVT 2.0 decoder, vectorised with numpy.
+    """Stateful EVT 2.0 decoder (a compiled loop over the words, see ``_kernels``).
 
     Payloads are consecutive pieces of one byte stream: a word split between payloads is
     completed by the next one (not an error). Events before the first TIME_HIGH are dropped
@@ -39,72 +117,123 @@ class Evt2Decoder(StreamDecoder):
 
     def __init__(self, width: int, height: int, wrap_tolerance: int = 0) -> None:
         super().__init__(width, height)
-        self.wrap_tolerance = int(wrap_tolerance)
+        self._state = np.zeros(5, np.int64)
+        self._state[_WIDTH] = self.width
+        self._state[_HEIGHT] = self.height
+        self.wrap_tolerance = wrap_tolerance
         self._reset_stream()
 
+    @property
+    def wrap_tolerance(self) -> int:
+        """Backward TIME_HIGH steps (ticks of 64 us) taken as jitter, not errors."""
+        return int(self._state[_TOL])
+
+    @wrap_tolerance.setter
+    def wrap_tolerance(self, value: int) -> None:
+        self._state[_TOL] = int(value)
+
     def _reset_stream(self) -> None:
-        self._tail = np.empty(0, np.uint8)
-        self._epoch = 0
-        self._last_high: int | None = None
+        self._state[_EPOCH] = 0
+        self._state[_HIGH] = -1  # no TIME_HIGH yet
+        self._tail = _NO_BYTES  # bytes of a word split between payloads
 
     def _decode(self, data: np.ndarray, time_base: int) -> tuple[EventArray, TriggerArray, int]:
-        if self._tail.size:
+        if self._tail.size and data.size:
             data = np.concatenate((self._tail, data))
-        words = as_words(data, "<u4")
-        self._tail = data[words.size * 4 :].copy()
-        parts = [self._chunk(words[i : i + CHUNK_WORDS]) for i in range(0, words.size, CHUNK_WORDS)]
-        if not parts:
-            return EventArray.empty(self.width, self.height), TriggerArray.empty(), 0
-        cols = list(zip(*parts, strict=True))
-        t, x, y, p, tt, tid, tval = (c[0] if len(c) == 1 else np.concatenate(c) for c in cols[:7])
-        events, bad = self._events(t, x, y, p)
-        return events, TriggerArray.unchecked(tt, tid, tval), sum(cols[7]) + bad
-
-    def _chunk(self, w: np.ndarray) -> tuple:
-        n = w.size
-        typ = w >> 28
-        is_hi = typ == TIME_HIGH
-        pos_hi = is_hi.nonzero()[0]
-        pos_cd = (typ <= CD_ON).nonzero()[0]
-        pos_tr = (typ == EXT_TRIGGER).nonzero()[0]
-        n_skip = sum(int(np.count_nonzero(typ == c)) for c in SKIPPED)
-        errors = n - pos_hi.size - pos_cd.size - pos_tr.size - n_skip
-
-        high_before = (self._epoch << _HIGH_BITS) + (self._last_high or 0)
-        first_valid = -1 if self._last_high is not None else (int(pos_hi[0]) if pos_hi.size else n)
-        if pos_hi.size:
-            raw = w[pos_hi] & 0xFFFFFFF
-            highs, self._epoch, err = K.unwrap_counter(
-                raw, self._last_high, self._epoch, _HIGH_BITS, self.wrap_tolerance
-            )
-            errors += err
-            self._last_high = int(raw[-1])
-        else:
-            highs = _EMPTY_I64
-        high_ns = np.concatenate(([high_before], highs)) * (64 * 1000)
-        rank = np.cumsum(is_hi, dtype=np.int32) if pos_hi.size else None
-        if first_valid >= 0:
-            pos_cd = pos_cd[np.searchsorted(pos_cd, first_valid) :]
-            pos_tr = pos_tr[np.searchsorted(pos_tr, first_valid) :]
-
-        def times(pos: np.ndarray, words: np.ndarray) -> np.ndarray:
-            t = ((words >> 22) & 0x3F).astype(np.int64)
-            t *= 1000
-            t += high_ns[0] if rank is None else high_ns[rank[pos]]
-            return t
-
-        wc = w[pos_cd]
-        wt = w[pos_tr]
+            self._tail = _NO_BYTES
+        if data.size & 3:
+            self._tail = data[data.size // 4 * 4 :].copy()
+        step = 4 * CHUNK_WORDS
+        if data.size <= step:
+            return self._decode_words(data)
+        parts = [self._decode_words(data[i : i + step]) for i in range(0, data.size, step)]
         return (
-            times(pos_cd, wc),
-            (wc >> 11) & 0x7FF,
-            wc & 0x7FF,
-            (wc >> 28).astype(np.uint8),
-            times(pos_tr, wt),
-            ((wt >> 8) & 0x1F).astype(np.uint8),
-            (wt & 1).astype(np.uint8),
-            errors,
+            EventArray.concatenate([e for e, _, _ in parts]),
+            TriggerArray.concatenate([tr for _, tr, _ in parts]),
+            sum(err for _, _, err in parts),
         )
+
+    def _decode_words(self, data: np.ndarray) -> tuple[EventArray, TriggerArray, int]:
+        n, n_trig = _count(data)
+        t = np.empty(n, np.int64)
+        x = np.empty(n, np.uint16)
+        y = np.empty(n, np.uint16)
+        p = np.empty(n, np.uint8)
+        trig = np.empty((3, n_trig), np.int64) if n_trig else _NO_TRIGGER_ROWS
+        k, kt, errors = _decode_words(data, self._state, t, x, y, p, trig)
+        if k < n:  # events dropped (before the first TIME_HIGH, outside the sensor)
+            t, x, y, p = t[:k], x[:k], y[:k], p[:k]
+        events = EventArray.unchecked(t, x, y, p, self.width, self.height)
+        if not kt:
+            return events, _NO_TRIGGERS, errors
+        triggers = TriggerArray.unchecked(
+            trig[0, :kt].copy(), trig[1, :kt].astype(np.uint8), trig[2, :kt].astype(np.uint8)
+        )
+        return events, triggers, errors
+
+
+@jit
+def _prepare(T: np.ndarray, TT: np.ndarray) -> tuple[int, int, bool]:
+    """The earliest and latest microsecond of events ``T`` and triggers ``TT`` (not both
+    empty), and whether ``T`` is sorted."""
+    lo = T[0] if T.size else TT[0]
+    hi = lo
+    is_sorted = True
+    for i in range(T.size):
+        lo = min(lo, T[i])
+        hi = max(hi, T[i])
+        if i > 0 and T[i] < T[i - 1]:
+            is_sorted = False
+    for v in TT:
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi, is_sorted
+
+
+@jit
+def _encode_words(
+    T: np.ndarray, X: np.ndarray, Y: np.ndarray, P: np.ndarray, order: np.ndarray,
+    TT: np.ndarray, TID: np.ndarray, TVAL: np.ndarray, state: np.ndarray, out: np.ndarray,
+) -> int:
+    """Write the words of one packet to ``out`` (with room for all); returns how many.
+
+    Events (microseconds ``T``) are visited in ``order`` (empty: as given), triggers
+    (``TT``) are sorted; events go first among equal times. ``state`` (TIME_HIGH last
+    written, -1 for a new stream; microseconds last written) is read and updated.
+    """
+    n = T.size
+    ordered = order.size > 0
+    prev_high = state[0]
+    new_stream = prev_high < 0
+    t = state[1]
+    pos = 0
+    i = 0
+    j = 0
+    while i < n or j < TT.size:
+        e = (order[i] if ordered else i) if i < n else 0
+        if i < n and (j >= TT.size or T[e] <= TT[j]):
+            t = T[e]
+            word = np.int64(P[e]) << 28 | np.int64(X[e]) << 11 | np.int64(Y[e])
+            i += 1
+        else:
+            t = TT[j]
+            word = EXT_TRIGGER << 28 | np.int64(TID[j]) << 8 | np.int64(TVAL[j])
+            j += 1
+        high = t >> 6
+        gap = high - prev_high
+        n_high = (gap + _HIGH_STEP - 1) // _HIGH_STEP if gap > 0 else 0
+        if pos == 0:  # every packet starts with the time (one word for a new stream)
+            n_high = 1 if new_stream else max(n_high, 1)
+        for h in range(n_high):  # bridging steps of at most _HIGH_STEP, then the target
+            value = high if h == n_high - 1 else prev_high + _HIGH_STEP * (h + 1)
+            out[pos] = TIME_HIGH << 28 | (value & 0xFFF_FFFF)
+            pos += 1
+        out[pos] = word | (t & 0x3F) << 22
+        pos += 1
+        prev_high = high
+    state[0] = prev_high
+    state[1] = t
+    return pos
 
 
 class Evt2Encoder:
@@ -125,8 +254,7 @@ class Evt2Encoder:
 
     def reset(self) -> None:
         """Start a new stream (the next packet begins with a TIME_HIGH)."""
-        self._last_high: int | None = None
-        self._last_t = -1
+        self._state = np.full(2, -1, np.int64)  # TIME_HIGH and microseconds last written
 
     def encode(self, events: EventArray, triggers: TriggerArray | None = None) -> bytes:
         """Encode one packet's events (and triggers); returns the payload bytes."""
@@ -135,44 +263,28 @@ class Evt2Encoder:
                 f"events of a {events.width}x{events.height} sensor given to a "
                 f"{self.width}x{self.height} encoder"
             )
-        tr = TriggerArray.empty() if triggers is None else triggers
+        tr = _NO_TRIGGERS if triggers is None else triggers
         if len(tr) and int(tr.id.max()) > 0x1F:
             raise CodecError("EVT 2.0 trigger ids are 5 bits (0..31)")
-        t = np.concatenate((events.t // 1000, tr.t // 1000))
-        if t.size == 0:
+        n_units = len(events) + len(tr)
+        if n_units == 0:
             return b""
-        if int(t.min()) < 0:
+        t_ev = events.t // 1000
+        t_tr = tr.t // 1000
+        t_min, t_max, ev_sorted = _prepare(t_ev, t_tr)
+        if t_min < 0:
             raise CodecError("EVT 2.0 cannot encode negative timestamps")
-        if int(t.min()) < self._last_t:
-            raise CodecError(
-                f"time goes backwards across packets: {int(t.min())} us < {self._last_t} us"
-            )
-        lsb = (t & 0x3F).astype(np.uint32) << 22
-        word = np.concatenate((
-            (events.p.astype(np.uint32) << 28)
-            | (events.x.astype(np.uint32) << 11)
-            | events.y.astype(np.uint32),
-            (np.uint32(EXT_TRIGGER) << 28) | (tr.id.astype(np.uint32) << 8) | tr.value,
-        )) | lsb
-        order = np.argsort(t, kind="stable")
-        t, word = t[order], word[order]
-
-        high = t >> 6
-        prev = np.empty_like(high)
-        prev[0] = -1 if self._last_high is None else self._last_high
-        prev[1:] = high[:-1]
-        gap = high - prev
-        n_high = np.where(gap > 0, (gap + _HIGH_STEP - 1) // _HIGH_STEP, 0)
-        # every packet starts with the time (for late joiners; one word for a new stream)
-        n_high[0] = 1 if self._last_high is None else max(n_high[0], 1)
-        n_words = n_high + 1
-        start = np.cumsum(n_words) - n_words
-        out = np.empty(int(n_words.sum()), dtype=np.uint32)
-        hu = np.repeat(np.arange(t.size), n_high)
-        j = np.arange(hu.size) - (np.cumsum(n_high) - n_high)[hu]
-        hval = np.where(j == n_high[hu] - 1, high[hu], prev[hu] + _HIGH_STEP * (j + 1))
-        out[start[hu] + j] = (np.uint32(TIME_HIGH) << 28) | (hval & 0xFFFFFFF).astype(np.uint32)
-        out[start + n_high] = word
-        self._last_high = int(high[-1])
-        self._last_t = int(t[-1])
-        return out.astype("<u4", copy=False).tobytes()
+        last_high, last_t = int(self._state[0]), int(self._state[1])
+        if t_min < last_t:
+            raise CodecError(f"time goes backwards across packets: {t_min} us < {last_t} us")
+        order = _NO_ORDER if ev_sorted else np.argsort(t_ev, kind="stable")
+        tid, tval = tr.id, tr.value
+        if t_tr.size > 1 and np.any(t_tr[1:] < t_tr[:-1]):
+            o = np.argsort(t_tr, kind="stable")
+            t_tr, tid, tval = t_tr[o], tid[o], tval[o]
+        # room: a word per event and trigger, each after TIME_HIGH words (bridging long gaps)
+        ref = last_high if last_high >= 0 else t_min >> 6
+        out = np.empty(2 * n_units + ((t_max >> 6) - ref) // _HIGH_STEP + 2, np.uint32)
+        m = _encode_words(t_ev, events.x, events.y, events.p, order, t_tr, tid, tval,
+                          self._state, out)
+        return out[:m].astype("<u4", copy=False).tobytes()

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuro_nodes.events.codecs import _kernels as K
-from neuro_nodes.events.codecs.base import CodecError, StreamDecoder, as_words, check_geometry
+from neuro_nodes.events.codecs._kernels import jit
+from neuro_nodes.events.codecs.base import CodecError, StreamDecoder, check_geometry
 from neuro_nodes.events.event_array import EventArray
 from neuro_nodes.events.trigger_array import TriggerArray
 
@@ -26,17 +26,173 @@ OTHERS, CONTINUED_12 = 0xE, 0xF
 
 #: Largest coordinate + 1 that the format can carry (11 bits).
 MAX_SIDE = 1 << 11
-#: Words decoded per vectorised step (bounds memory and keeps the arrays in cache).
-CHUNK_WORDS = 1 << 16
+#: Largest payload piece decoded in one go (words): bigger payloads are cut into pieces of
+#: this size, decoded one after the other and joined (the output of each piece is sized by a
+#: counting pass over it first, which then finds it in the cache).
+CHUNK_WORDS = 1 << 21
 #: Largest step between TIME_HIGH words the encoder writes (half the 12-bit period): a
 #: backward step of at least this much reads as a wrap.
 _HIGH_STEP = 1 << 11
-_EMPTY_I64 = np.empty(0, np.int64)
-_EMPTY_INTP = np.empty(0, np.intp)
+
+# decoder state carried between payloads (an int64 array that the kernels update), and the
+# decoder's settings, kept in the same array to keep kernel calls short
+_Y, _LOW, _EPOCH, _HIGH, _BASE, _POL, _MAX_X, _HEIGHT, _TOL = range(9)
+_COMMON = 1 << ADDR_X | 1 << ADDR_Y | 1 << TIME_LOW  # the word types of most words
+_NO_TRIGGERS = TriggerArray.empty()
+_NO_TRIGGER_ROWS = np.empty((3, 0), np.int64)
+_NEEDS_LEXSORT = -1  # what ``_prepare`` answers when it found no order
+
+
+@jit
+def _popcount(v: int) -> int:
+    """Set bits of a value below 2**16."""
+    v = v - ((v >> 1) & 0x5555)
+    v = (v & 0x3333) + ((v >> 2) & 0x3333)
+    v = (v + (v >> 4)) & 0x0F0F
+    return (v + (v >> 8)) & 0x1F
+
+
+@jit
+def _count(data: np.ndarray) -> tuple[int, int]:
+    """Room for the events and the triggers of the whole words in ``data``.
+
+    At least as many as they hold: ADDR_X words, plus 12 or 8 per vector word when vector
+    words are few (exact when many: then their bits are counted).
+    """
+    words = data[: data.size // 2 * 2].view(np.uint16)
+    n = words.size
+    events = 0
+    vectors = 0
+    triggers = 0
+    for start in range(0, n, 1 << 16):  # each field of ``acc`` holds up to 2**20 - 1
+        acc = 0
+        for i in range(start, min(start + (1 << 16), n)):
+            typ = words[i] >> 12
+            acc += (
+                np.int64(typ == ADDR_X) + np.int64(typ == VECT_12) * (12 | 1 << 20)
+                + np.int64(typ == VECT_8) * (8 | 1 << 20) + (np.int64(typ == EXT_TRIGGER) << 40)
+            )
+        events += acc & 0xF_FFFF
+        vectors += (acc >> 20) & 0xF_FFFF
+        triggers += acc >> 40
+    if vectors * 12 * 8 > events:  # vectors hold more than 1/8 of the room: count exactly
+        for i in range(n):
+            w = np.int64(words[i])
+            typ = w >> 12
+            if typ == VECT_12:
+                events -= 12 - _popcount(w & 0xFFF)
+            elif typ == VECT_8:
+                events -= 8 - _popcount(w & 0xFF)
+    return events, triggers
+
+
+@jit
+def _decode_words(
+    data: np.ndarray, state: np.ndarray,
+    t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, trig: np.ndarray,
+) -> tuple[int, int, int]:
+    """Run the EVT 3.0 state machine over the whole words of ``data``, continuing ``state``
+    (updated in place).
+
+    Writes the events to t/x/y/p and the triggers' t/id/value to the rows of ``trig``, with
+    the room that ``_count`` asks for. Returns the numbers of events and triggers written
+    and the error count.
+    """
+    words = data[: data.size // 2 * 2].view(np.uint16)
+    row = state[_Y]
+    low = state[_LOW]
+    epoch = state[_EPOCH]
+    high = state[_HIGH]
+    base = state[_BASE]
+    pol = state[_POL]
+    tolerance = state[_TOL]
+    valid = np.int64(high >= 0)  # events count from the stream's first TIME_HIGH on
+    high_ns = (epoch * 4096 + high) * 4_096_000
+    now = high_ns + low * 1000
+    k = 0
+    kt = 0
+    errors = 0
+    for i in range(words.size):
+        w = np.int64(words[i])
+        typ = w >> 12
+        if (1 << typ) & _COMMON:  # (a bit test: keeps the rare types out of this dispatch)
+            if typ == ADDR_X:  # written even before the first TIME_HIGH (there is room)
+                i_k = np.uint64(k)  # an unsigned index skips numba's negative-index fix-up
+                t[i_k] = now
+                x[i_k] = w & 0x7FF
+                y[i_k] = row
+                p[i_k] = (w >> 11) & 1
+                k += valid
+            elif typ == ADDR_Y:
+                row = w & 0x7FF
+            else:  # TIME_LOW
+                low = w & 0xFFF
+                now = high_ns + low * 1000
+        elif VECT_12 <= typ <= VECT_8:
+            mask = w & (0xFFF if typ == VECT_12 else 0xFF)
+            if valid:
+                col = base
+                while mask:
+                    if mask & 1:
+                        i_k = np.uint64(k)
+                        t[i_k] = now
+                        x[i_k] = col
+                        y[i_k] = row
+                        p[i_k] = pol
+                        k += 1
+                    mask >>= 1
+                    col += 1
+            base = min(base + (12 if typ == VECT_12 else 8), 2 * MAX_SIDE)  # off the sensor
+        elif typ == TIME_HIGH:
+            raw = w & 0xFFF
+            if high >= 0:
+                back = high - raw
+                if back >= _HIGH_STEP:  # half the 12-bit period or more: a wrap
+                    epoch += 1
+                elif back > tolerance:
+                    errors += 1
+            high = raw
+            valid = 1
+            high_ns = (epoch * 4096 + high) * 4_096_000
+            now = high_ns + low * 1000
+        elif typ == VECT_BASE_X:
+            base = w & 0x7FF
+            pol = (w >> 11) & 1
+        elif typ == EXT_TRIGGER:
+            if valid:
+                trig[0, kt] = now
+                trig[1, kt] = (w >> 8) & 0xF
+                trig[2, kt] = w & 1
+                kt += 1
+        elif typ != CONTINUED_4 and typ < OTHERS:
+            errors += 1  # reserved word type
+    state[_Y] = row
+    state[_LOW] = low
+    state[_EPOCH] = epoch
+    state[_HIGH] = high
+    state[_BASE] = base
+    state[_POL] = pol
+    # events outside the sensor: one branch-free pass to find them, compaction if any
+    max_x = state[_MAX_X]
+    height = state[_HEIGHT]
+    outside = 0
+    for i in range(k):
+        outside += np.int64(x[i] >= max_x) | np.int64(y[i] >= height)
+    if outside:
+        j = 0
+        for i in range(k):
+            if x[i] < max_x and y[i] < height:
+                t[j] = t[i]
+                x[j] = x[i]
+                y[j] = y[i]
+                p[j] = p[i]
+                j += 1
+        k = j
+    return k, kt, errors + outside
 
 
 class Evt3Decoder(StreamDecoder):
-    """Stateful EVT 3.0 decoder, vectorised with numpy.
+    """Stateful EVT 3.0 decoder (a compiled state machine, see ``_kernels``).
 
     Stream semantics: payloads are consecutive pieces of one byte stream, so a word split
     between two payloads (odd length) is completed by the next one (the trailing byte is kept,
@@ -54,175 +210,233 @@ class Evt3Decoder(StreamDecoder):
 
     def __init__(self, width: int, height: int, wrap_tolerance: int = 10) -> None:
         super().__init__(width, height)
-        self.wrap_tolerance = int(wrap_tolerance)
-        self._max_x = min(self.width, MAX_SIDE)  # EVT 3.0 columns are 11 bits
-        self._scratch = np.empty(CHUNK_WORDS, dtype=np.uint64)
+        self._state = np.zeros(9, np.int64)
+        self._state[_MAX_X] = min(self.width, MAX_SIDE)  # EVT 3.0 columns are 11 bits
+        self._state[_HEIGHT] = self.height
+        self.wrap_tolerance = wrap_tolerance
         self._reset_stream()
 
+    @property
+    def wrap_tolerance(self) -> int:
+        """Backward TIME_HIGH steps (ticks of 4096 us) taken as jitter, not errors."""
+        return int(self._state[_TOL])
+
+    @wrap_tolerance.setter
+    def wrap_tolerance(self, value: int) -> None:
+        self._state[_TOL] = int(value)
+
     def _reset_stream(self) -> None:
-        self._tail = np.empty(0, np.uint8)
-        self._y = 0
-        self._low = 0
-        self._epoch = 0
-        self._last_high: int | None = None  # raw 12-bit value of the last TIME_HIGH
-        self._base = 0
-        self._pol = 0
+        self._state[:_MAX_X] = (0, 0, 0, -1, 0, 0)  # _HIGH -1: no TIME_HIGH yet
+        self._tail = -1  # the odd byte of a payload, completed by the next one (-1: none)
 
     def _decode(self, data: np.ndarray, time_base: int) -> tuple[EventArray, TriggerArray, int]:
-        if self._tail.size:
-            data = np.concatenate((self._tail, data))
-        words = as_words(data, "<u2")
-        self._tail = data[words.size * 2 :].copy()
-        parts = [self._chunk(words[i : i + CHUNK_WORDS]) for i in range(0, words.size, CHUNK_WORDS)]
-        if not parts:
-            return EventArray.empty(self.width, self.height), TriggerArray.empty(), 0
-        if len(parts) == 1:
-            t, x, y, p, tt, tid, tval, errors = parts[0]
-        else:
-            cols = list(zip(*parts, strict=True))
-            t, x, y, p, tt, tid, tval = (np.concatenate(c) for c in cols[:7])
-            errors = sum(cols[7])
-        events = EventArray.unchecked(t, x, y, p, self.width, self.height)
-        return events, TriggerArray.unchecked(tt, tid, tval), errors
-
-    def _chunk(self, w: np.ndarray) -> tuple:
-        """Decode whole words; returns final columns (t ns, x, y, p, triggers) and errors."""
-        n = w.size
-        typ = w >> 12
-        pos_y = (typ == ADDR_Y).nonzero()[0]
-        pos_lo = (typ == TIME_LOW).nonzero()[0]
-        pos_hi = (typ == TIME_HIGH).nonzero()[0]
-        pos_x = (typ == ADDR_X).nonzero()[0]
-        rest = n - pos_y.size - pos_lo.size - pos_hi.size - pos_x.size
-        errors = 0
-        pos_v = pos_tr = _EMPTY_INTP
-        n_base = 0
-        if rest:  # anything but the four commonest word types
-            is_v = (typ == VECT_12) | (typ == VECT_8)
-            pos_v = is_v.nonzero()[0]
-            pos_tr = (typ == EXT_TRIGGER).nonzero()[0]
-            n_base = int(np.count_nonzero(typ == VECT_BASE_X))
-            n_skip = np.count_nonzero(typ == CONTINUED_4) + np.count_nonzero(typ >= OTHERS)
-            errors = rest - pos_v.size - pos_tr.size - n_base - int(n_skip)
-
-        # clock: unwrap TIME_HIGH, find where the time becomes valid
-        high_before = self._epoch * 4096 + (self._last_high or 0)
-        if pos_hi.size:
-            raw = w[pos_hi] & 0xFFF
-            highs, self._epoch, err = K.unwrap_counter(
-                raw, self._last_high, self._epoch, 12, self.wrap_tolerance
-            )
-            errors += err
-        else:
-            highs = _EMPTY_I64
-        # events count from the stream's first TIME_HIGH on
-        valid_from = -1
-        if self._last_high is None:
-            valid_from = int(pos_hi[0]) if pos_hi.size else n
-        if pos_hi.size:
-            self._last_high = int(raw[-1])
-        # time of TIME_HIGH rank r and TIME_LOW l, in ns: high_ns[r] + 1000 * l
-        high_ns = np.concatenate(([high_before], highs)) * (4096 * 1000)
-
-        # vector words: masks, events so far, column base and polarity in force at each
-        if pos_v.size:
-            wv = w[pos_v]
-            masks = np.where((wv >> 12) == VECT_12, wv & 0xFFF, wv & 0xFF)
-            counts_before = np.cumsum(K.POPCOUNT12[masks])
-            _, vbase, vpol, self._base, self._pol = K.vector_bases(
-                typ, w, VECT_BASE_X, {VECT_12: 12, VECT_8: 8}, self._base, self._pol
-            )
-            self._base = min(self._base, 2 * MAX_SIDE)
-            vbase = np.minimum(vbase, 2 * MAX_SIDE).astype(np.uint16)  # beyond the sensor
-            vpol = vpol.astype(np.uint8)
-        elif n_base:
-            last = w[(typ == VECT_BASE_X).nonzero()[0][-1]]
-            self._base, self._pol = int(last & 0x7FF), int(last >> 11 & 1)
-
-        # forward-fill: row (bits 0..10), TIME_LOW (11..22), TIME_HIGH rank (23..39),
-        # vector events up to here (40..59)
-        lows = w[pos_lo] & 0xFFF
-        fields = [
-            (pos_y, w[pos_y] & 0x7FF, 0, 11),
-            (pos_lo, lows, 11, 12),
-            (pos_hi, np.arange(1, pos_hi.size + 1), 23, 17),
-        ]
-        if pos_v.size:
-            fields.append((pos_v, counts_before, 40, 20))
-        state = K.packed_ffill(n, self._y | self._low << 11, fields, out=self._scratch)
-        if pos_y.size:
-            self._y = int(w[pos_y[-1]] & 0x7FF)
-        if pos_lo.size:
-            self._low = int(lows[-1])
-
-        dropped_vec_events = 0
-        if valid_from >= 0:  # drop events before the first valid time
-            pos_x = pos_x[np.searchsorted(pos_x, valid_from, side="right") :]
-            pos_tr = pos_tr[np.searchsorted(pos_tr, valid_from, side="right") :]
-            if pos_v.size:
-                k = int(np.searchsorted(pos_v, valid_from, side="right"))
-                dropped_vec_events = int(counts_before[k - 1]) if k else 0
-                pos_v, masks, vbase, vpol = pos_v[k:], masks[k:], vbase[k:], vpol[k:]
-
-        n_vec_events = (int(counts_before[-1]) - dropped_vec_events) if pos_v.size else 0
-        if pos_v.size and 4 * n_vec_events > pos_x.size:
-            # many vector events: expand every event word (ADDR_X as a one-bit mask)
-            pos_e = ((typ == ADDR_X) | is_v).nonzero()[0]
-            if valid_from >= 0:
-                pos_e = pos_e[np.searchsorted(pos_e, valid_from, side="right") :]
-            s = state[pos_e]
-            we = w[pos_e]
-            vec = ((we >> 12) != ADDR_X).nonzero()[0]
-            base = we & 0x7FF
-            base[vec] = vbase
-            pol = ((we >> 11) & 1).astype(np.uint8)
-            pol[vec] = vpol
-            mask = np.ones(pos_e.size, dtype=np.uint16)
-            mask[vec] = masks
-            word, bit = K.expand_masks(mask)
-            x = base[word] + bit.astype(np.uint16)
-            t = self._times(s, high_ns)[word]
-            y = (s & 0x7FF).astype(np.uint16)[word]
-            p = pol[word]
-        else:
-            s = state[pos_x]
-            t = self._times(s, high_ns)
-            y = (s & 0x7FF).astype(np.uint16)
-            wx = w[pos_x]
-            x = wx & 0x7FF
-            p = ((wx >> 11) & 1).astype(np.uint8)
-            if pos_v.size:  # few vector events: scatter them between the singles
-                word, bit = K.expand_masks(masks)
-                at_s = ((s >> 40) & 0xFFFFF).astype(np.intp)
-                at_s += np.arange(pos_x.size) - dropped_vec_events
-                at_v = np.searchsorted(pos_x, pos_v)[word]
-                at_v += np.arange(word.size)
-                sv = state[pos_v]
-                x = K.merge(x, at_s, vbase[word] + bit.astype(np.uint16), at_v)
-                t = K.merge(t, at_s, self._times(sv, high_ns)[word], at_v)
-                y = K.merge(y, at_s, (sv & 0x7FF).astype(np.uint16)[word], at_v)
-                p = K.merge(p, at_s, vpol[word], at_v)
-        if x.size and (int(x.max()) >= self._max_x or int(y.max()) >= self.height):
-            ok = (x < self._max_x) & (y < self.height)
-            errors += ok.size - int(np.count_nonzero(ok))
-            t, x, y, p = t[ok], x[ok], y[ok], p[ok]
-
-        wt = w[pos_tr]
+        if self._tail >= 0 and data.size:
+            data = np.concatenate((np.array([self._tail], np.uint8), data))
+            self._tail = -1
+        if data.size & 1:
+            self._tail = int(data[-1])
+        step = 2 * CHUNK_WORDS
+        if data.size <= step:
+            return self._decode_words(data)
+        parts = [self._decode_words(data[i : i + step]) for i in range(0, data.size, step)]
         return (
-            t, x, y, p, self._times(state[pos_tr], high_ns),
-            ((wt >> 8) & 0xF).astype(np.uint8), (wt & 1).astype(np.uint8), errors,
+            EventArray.concatenate([e for e, _, _ in parts]),
+            TriggerArray.concatenate([tr for _, tr, _ in parts]),
+            sum(err for _, _, err in parts),
         )
 
-    @staticmethod
-    def _times(s: np.ndarray, high_ns: np.ndarray) -> np.ndarray:
-        """Timestamps (ns) from packed states: TIME_HIGH of the rank field, plus TIME_LOW."""
-        t = ((s >> 11) & 0xFFF).astype(np.int64)
-        t *= 1000
-        if high_ns.size == 1:
-            t += high_ns[0]
-        else:
-            t += high_ns[((s >> 23) & 0x1FFFF).astype(np.intp)]
-        return t
+    def _decode_words(self, data: np.ndarray) -> tuple[EventArray, TriggerArray, int]:
+        n, n_trig = _count(data)
+        t = np.empty(n, np.int64)
+        x = np.empty(n, np.uint16)
+        y = np.empty(n, np.uint16)
+        p = np.empty(n, np.uint8)
+        trig = np.empty((3, n_trig), np.int64) if n_trig else _NO_TRIGGER_ROWS
+        k, kt, errors = _decode_words(data, self._state, t, x, y, p, trig)
+        if k < n:  # room left over: vector pixels without events, events dropped
+            t, x, y, p = t[:k], x[:k], y[:k], p[:k]
+        events = EventArray.unchecked(t, x, y, p, self.width, self.height)
+        if not kt:
+            return events, _NO_TRIGGERS, errors
+        triggers = TriggerArray.unchecked(
+            trig[0, :kt].copy(), trig[1, :kt].astype(np.uint8), trig[2, :kt].astype(np.uint8)
+        )
+        return events, triggers, errors
+
+
+# encoder state carried between packets: TIME_HIGH ticks (unwrapped; -1: a new stream),
+# microseconds and row last written
+_E_HIGH, _E_T, _E_Y = range(3)
+
+
+@jit
+def _prepare(
+    T: np.ndarray, Y: np.ndarray, P: np.ndarray, X: np.ndarray, TT: np.ndarray
+) -> tuple[int, int, np.ndarray]:
+    """The earliest and latest microsecond of events ``T`` and triggers ``TT`` (not both
+    empty), and the indices that sort the events by (t, y, p, x), ties in the given order:
+    empty if they are sorted, ``_NEEDS_LEXSORT`` (one entry) if this found no order."""
+    n = T.size
+    lo = T[0] if n else TT[0]
+    hi = lo
+    for v in T:
+        lo = min(lo, v)
+        hi = max(hi, v)
+    for v in TT:
+        lo = min(lo, v)
+        hi = max(hi, v)
+    if hi - lo >= 1 << 40:  # beyond the 40 bits of time in the sort key
+        return lo, hi, np.full(1, _NEEDS_LEXSORT, np.intp)
+    key = np.empty(n, np.int64)
+    is_sorted = True
+    for i in range(n):
+        key[i] = (T[i] - lo) << 23 | np.int64(Y[i]) << 12 | np.int64(P[i]) << 11 | X[i]
+        if i > 0 and key[i] < key[i - 1]:
+            is_sorted = False
+    if is_sorted:
+        return lo, hi, np.empty(0, np.intp)
+    # streams come sorted by time, unsorted within a microsecond: an insertion sort (stable)
+    # moves few entries; past a budget of moves, give up
+    order = np.arange(n)
+    budget = 16 * n + 1024
+    for i in range(1, n):
+        k = key[i]
+        if key[order[i - 1]] > k:
+            j = i
+            while j > 0 and key[order[j - 1]] > k:
+                order[j] = order[j - 1]
+                j -= 1
+            order[j] = i
+            budget -= i - j
+            if budget < 0:
+                return lo, hi, np.full(1, _NEEDS_LEXSORT, np.intp)
+    return lo, hi, order
+
+
+@jit
+def _encode_words(
+    T: np.ndarray, Y: np.ndarray, P: np.ndarray, X: np.ndarray, order: np.ndarray,
+    TT: np.ndarray, TID: np.ndarray, TVAL: np.ndarray, state: np.ndarray,
+    units: np.ndarray, out: np.ndarray,
+) -> int:
+    """Write the words of one packet to ``out`` (with room for all); returns how many.
+
+    Events (microseconds ``T``) are visited in ``order``, their (t, y, p, x) order (empty:
+    as given); triggers (``TT``, sorted) go before the events of the same microsecond.
+    ``state`` (see ``_E_HIGH``) is read and updated; ``units`` is scratch (4 rows, a column
+    per event and trigger).
+    """
+    # 1. units, one payload word each: single events (ADDR_X), vector blocks (VECT_12 and
+    # its VECT_BASE_X, unless it continues the previous unit's chain), triggers
+    n = T.size
+    u_t = units[0]
+    u_y = units[1]  # -1: a trigger
+    u_word = units[2]
+    u_base = units[3]  # VECT_BASE_X word before it, or -1
+    q = 0
+    last_vec = -1  # unit index of the last vector unit
+    last_group = -1
+    last_block = -1
+    ordered = order.size > 0
+    jt = 0
+    i = 0
+    while i < n or jt < TT.size:
+        e = (order[i] if ordered else i) if i < n else 0
+        if jt < TT.size and (i >= n or TT[jt] <= T[e]):
+            u_t[q] = TT[jt]
+            u_y[q] = -1
+            u_word[q] = (EXT_TRIGGER << 12) | (np.int64(TID[jt]) << 8) | np.int64(TVAL[jt])
+            u_base[q] = -1
+            q += 1
+            jt += 1
+            continue
+        # a group: events of one microsecond, row and polarity, by x
+        gt = T[e]
+        gy = np.int64(Y[e])
+        gp = np.int64(P[e])
+        j = i + 1
+        while j < n:
+            f = order[j] if ordered else j
+            if T[f] != gt or Y[f] != gy or P[f] != gp:
+                break
+            j += 1
+        x0 = np.int64(X[e])
+        a = i
+        while a < j:  # 12-pixel blocks from the group's first x
+            block = (np.int64(X[order[a] if ordered else a]) - x0) // 12
+            mask = 0
+            c = a
+            while c < j:
+                bit = np.int64(X[order[c] if ordered else c]) - x0 - 12 * block
+                if bit >= 12:
+                    break
+                mask |= 1 << bit
+                c += 1
+            vector = mask & (mask - 1) != 0  # two pixels or more
+            for m in range(a, c):
+                xm = np.int64(X[order[m] if ordered else m])
+                if vector and m > a and xm != np.int64(X[order[m - 1] if ordered else m - 1]):
+                    continue  # in the vector; repeated events (same x) stay single events
+                u_t[q] = gt
+                u_y[q] = gy
+                if vector and m == a:
+                    u_word[q] = (VECT_12 << 12) | mask
+                    chained = last_vec == q - 1 and last_group == i and last_block == block - 1
+                    u_base[q] = -1 if chained else (
+                        (VECT_BASE_X << 12) | (gp << 11) | (x0 + 12 * block)
+                    )
+                    last_vec, last_group, last_block = q, i, block
+                else:
+                    u_word[q] = (ADDR_X << 12) | (gp << 11) | xm
+                    u_base[q] = -1
+                q += 1
+            a = c
+        i = j
+    # a vector that ends its chain (the next unit does not continue it) is a VECT_8 if it fits
+    for r in range(q):
+        if u_word[r] >> 12 == VECT_12 and u_word[r] < (VECT_12 << 12 | 256) and (
+            r + 1 == q or u_base[r + 1] >= 0 or u_word[r + 1] >> 12 != VECT_12
+        ):
+            u_word[r] = (VECT_8 << 12) | (u_word[r] & 0xFF)
+    # 2. the words: TIME_HIGH/TIME_LOW when the time changes, ADDR_Y when the row changes
+    # (every packet starts with the full time and its first event's row), base, unit word
+    prev_high = state[_E_HIGH]
+    new_stream = prev_high < 0
+    prev_t = state[_E_T]
+    prev_y = state[_E_Y]
+    first_event = True
+    pos = 0
+    for r in range(q):
+        high = u_t[r] >> 12
+        gap = high - prev_high
+        n_high = (gap + _HIGH_STEP - 1) // _HIGH_STEP if gap > 0 else 0
+        if r == 0:
+            n_high = 1 if new_stream else max(n_high, 1)
+        for h in range(n_high):  # bridging steps of at most _HIGH_STEP, then the target
+            value = high if h == n_high - 1 else prev_high + _HIGH_STEP * (h + 1)
+            out[pos] = (TIME_HIGH << 12) | (value & 0xFFF)
+            pos += 1
+        if u_t[r] != prev_t or n_high > 0:
+            out[pos] = (TIME_LOW << 12) | (u_t[r] & 0xFFF)
+            pos += 1
+        y = u_y[r]
+        if y >= 0 and (first_event or y != prev_y):
+            out[pos] = (ADDR_Y << 12) | y
+            pos += 1
+        if y >= 0:
+            prev_y = y
+            first_event = False
+        if u_base[r] >= 0:
+            out[pos] = u_base[r]
+            pos += 1
+        out[pos] = u_word[r]
+        pos += 1
+        prev_high = high
+        prev_t = u_t[r]
+    state[_E_HIGH] = prev_high
+    state[_E_T] = prev_t
+    state[_E_Y] = prev_y
+    return pos
 
 
 class Evt3Encoder:
@@ -245,13 +459,14 @@ class Evt3Encoder:
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = check_geometry(width, height, MAX_SIDE)
+        # scratch reused by every packet (grown to the largest one)
+        self._units = np.empty((4, 1024), np.int64)
+        self._out = np.empty(8192, np.uint16)
         self.reset()
 
     def reset(self) -> None:
         """Start a new stream (the next packet begins with a full time)."""
-        self._last_high: int | None = None  # unwrapped TIME_HIGH ticks last written
-        self._last_t = -1  # microseconds of the last TIME_LOW written
-        self._last_y = -1
+        self._state = np.full(3, -1, np.int64)  # see _E_HIGH
 
     def encode(self, events: EventArray, triggers: TriggerArray | None = None) -> bytes:
         """Encode one packet's events (and triggers); returns the payload bytes."""
@@ -260,141 +475,35 @@ class Evt3Encoder:
                 f"events of a {events.width}x{events.height} sensor given to a "
                 f"{self.width}x{self.height} encoder"
             )
-        tr = TriggerArray.empty() if triggers is None else triggers
+        tr = _NO_TRIGGERS if triggers is None else triggers
         if len(tr) and int(tr.id.max()) > 0xF:
             raise CodecError("EVT 3.0 trigger ids are 4 bits (0..15)")
-        t_ev = events.t // 1000
-        t_tr = tr.t // 1000
         if len(events) + len(tr) == 0:
             return b""
-        t_min = min(int(a.min()) for a in (t_ev, t_tr) if a.size)
+        t_ev = events.t // 1000
+        t_tr = tr.t // 1000
+        t_min, t_max, order = _prepare(t_ev, events.y, events.p, events.x, t_tr)
         if t_min < 0:
             raise CodecError("EVT 3.0 cannot encode negative timestamps")
-        if t_min < self._last_t:
-            raise CodecError(
-                f"time goes backwards across packets: {t_min} us < {self._last_t} us"
-            )
+        last_high, last_t = int(self._state[_E_HIGH]), int(self._state[_E_T])
+        if t_min < last_t:
+            raise CodecError(f"time goes backwards across packets: {t_min} us < {last_t} us")
+        if order.size == 1 and order[0] == _NEEDS_LEXSORT:
+            order = np.lexsort((events.x, events.p, events.y, t_ev))
+        tid, tval = tr.id, tr.value
+        if t_tr.size > 1 and np.any(t_tr[1:] < t_tr[:-1]):
+            o = np.argsort(t_tr, kind="stable")
+            t_tr, tid, tval = t_tr[o], tid[o], tval[o]
+        # room: at most 5 words per unit, plus TIME_HIGH words bridging long gaps
+        n_units = len(events) + len(tr)
+        ref = last_high if last_high >= 0 else t_min >> 12
+        room = 5 * n_units + ((t_max >> 12) - ref) // _HIGH_STEP + 2
+        if self._units.shape[1] < n_units:
+            self._units = np.empty((4, max(n_units, 2 * self._units.shape[1])), np.int64)
+        if self._out.size < room:
+            self._out = np.empty(max(room, 2 * self._out.size), np.uint16)
+        out = self._out
+        m = _encode_words(t_ev, events.y, events.p, events.x, order, t_tr, tid, tval,
+                          self._state, self._units, out)
+        return out[:m].astype("<u2", copy=False).tobytes()
 
-        # ---- units: single events, vector blocks, triggers; one payload word each
-        order = np.lexsort((events.x, events.p, events.y, t_ev))
-        T, Y = t_ev[order], events.y[order].astype(np.int64)
-        P, X = events.p[order].astype(np.int64), events.x[order].astype(np.int64)
-        n = T.size
-        new_group = np.ones(n, dtype=bool)
-        new_group[1:] = (T[1:] != T[:-1]) | (Y[1:] != Y[:-1]) | (P[1:] != P[:-1])
-        dup = np.zeros(n, dtype=bool)
-        dup[1:] = ~new_group[1:] & (X[1:] == X[:-1])
-        group_id = np.cumsum(new_group) - 1
-        group_x0 = X[new_group][group_id]
-        block = (X - group_x0) // 12
-        # blocks among non-duplicate events
-        nd = np.flatnonzero(~dup)
-        bkey_new = np.ones(nd.size, dtype=bool)
-        bkey_new[1:] = (group_id[nd[1:]] != group_id[nd[:-1]]) | (block[nd[1:]] != block[nd[:-1]])
-        bstart = np.flatnonzero(bkey_new)
-        bcount = np.diff(np.append(bstart, nd.size))
-        is_vec_block = bcount >= 2
-        vblock_first = nd[bstart[is_vec_block]]  # sorted index of each vector block's 1st event
-        in_vec = np.zeros(n, dtype=bool)
-        in_vec[nd[np.repeat(is_vec_block, bcount)]] = True
-        blk_of_nd = np.repeat(np.arange(bstart.size), bcount)
-        # vector block masks and bases
-        vb_ids = np.flatnonzero(is_vec_block)
-        vb_group = group_id[vblock_first]
-        vb_block = block[vblock_first]
-        vb_base = group_x0[vblock_first] + 12 * vb_block
-        members = in_vec[nd]
-        bit = X[nd[members]] - (group_x0 + 12 * block)[nd[members]]
-        mask_acc = np.bincount(  # bits are distinct within a block: the sum is the OR
-            blk_of_nd[members], weights=(1 << bit).astype(np.float64), minlength=bstart.size
-        ).astype(np.int64)
-        vb_mask = mask_acc[vb_ids]
-
-        single = np.flatnonzero(~in_vec)
-        n_s, n_t = single.size, len(tr)
-        # unit table: one payload word each; sorted by time, then event order
-        u_t = np.concatenate((T[single], T[vblock_first], t_tr))
-        u_key = np.concatenate((single, vblock_first, np.full(n_t, -1)))
-        u_y = np.concatenate((Y[single], Y[vblock_first], np.full(n_t, -1)))
-        u_group = np.concatenate((np.full(n_s, -1), vb_group, np.full(n_t, -1)))
-        u_block = np.concatenate((np.full(n_s, -9), vb_block, np.full(n_t, -9)))
-        u_mask = np.concatenate((np.zeros(n_s, np.int64), vb_mask, np.zeros(n_t, np.int64)))
-        u_baseword = np.concatenate((
-            np.full(n_s, -1), (VECT_BASE_X << 12) | (P[vblock_first] << 11) | vb_base,
-            np.full(n_t, -1),
-        ))
-        u_word = np.concatenate((
-            (ADDR_X << 12) | (P[single] << 11) | X[single],
-            (VECT_12 << 12) | vb_mask,
-            (EXT_TRIGGER << 12) | (tr.id.astype(np.int64) << 8) | tr.value,
-        ))
-        uo = np.lexsort((u_key, u_t))
-        u_t, u_y, u_group, u_block = u_t[uo], u_y[uo], u_group[uo], u_block[uo]
-        u_mask, u_baseword, u_word = u_mask[uo], u_baseword[uo], u_word[uo]
-        # a vector block right after the previous block of its run reuses the advanced base;
-        # (an ADDR_X in between breaks the chain: some decoders let it move the base)
-        is_vec = u_baseword >= 0
-        chained = np.zeros(u_t.size, dtype=bool)
-        chained[1:] = (
-            is_vec[1:] & is_vec[:-1] & (u_group[1:] == u_group[:-1])
-            & (u_block[1:] == u_block[:-1] + 1)
-        )
-        chain_end = np.ones(u_t.size, dtype=bool)
-        chain_end[:-1] = ~chained[1:]
-        use8 = is_vec & chain_end & (u_mask < 256)
-        u_word[use8] = (VECT_8 << 12) | u_mask[use8]
-        u_base = np.where(chained, -1, u_baseword)
-        return self._assemble(u_t, u_y, u_base, u_word)
-
-    def _assemble(
-        self, u_t: np.ndarray, u_y: np.ndarray, u_base: np.ndarray, u_word: np.ndarray
-    ) -> bytes:
-        m = u_t.size
-        high = u_t >> 12
-        prev_high = np.empty(m, dtype=np.int64)
-        prev_high[0] = -1 if self._last_high is None else self._last_high
-        prev_high[1:] = high[:-1]
-        gap = high - prev_high
-        n_high = np.where(gap > 0, (gap + _HIGH_STEP - 1) // _HIGH_STEP, 0)
-        # every packet starts with the full time (one word when the stream starts) ...
-        n_high[0] = 1 if self._last_high is None else max(n_high[0], 1)
-        prev_t = np.empty(m, dtype=np.int64)
-        prev_t[0] = self._last_t
-        prev_t[1:] = u_t[:-1]
-        n_low = ((u_t != prev_t) | (n_high > 0)).astype(np.int64)
-        # row changes among event units (triggers keep the row)
-        ev = u_y >= 0
-        y_ev = u_y[ev]
-        prev_y = np.empty(y_ev.size, dtype=np.int64)
-        if y_ev.size:
-            prev_y[0] = self._last_y
-            prev_y[1:] = y_ev[:-1]
-        n_y = np.zeros(m, dtype=np.int64)
-        n_y[ev] = y_ev != prev_y
-        if y_ev.size:  # ... and its first event's row
-            n_y[np.argmax(ev)] = 1
-        n_base = (u_base >= 0).astype(np.int64)
-        n_words = n_high + n_low + n_y + n_base + 1
-        start = np.cumsum(n_words) - n_words
-        out = np.empty(int(n_words.sum()), dtype=np.uint16)
-        # TIME_HIGH words (bridging steps, then the target)
-        hu = np.repeat(np.arange(m), n_high)
-        j = np.arange(hu.size) - (np.cumsum(n_high) - n_high)[hu]
-        last_step = j == n_high[hu] - 1
-        hval = np.where(last_step, high[hu], prev_high[hu] + _HIGH_STEP * (j + 1))
-        out[start[hu] + j] = (TIME_HIGH << 12) | (hval & 0xFFF)
-        off = start + n_high
-        lo = n_low > 0
-        out[off[lo]] = (TIME_LOW << 12) | (u_t[lo] & 0xFFF)
-        off = off + n_low
-        yy = n_y > 0
-        out[off[yy]] = (ADDR_Y << 12) | u_y[yy]
-        off = off + n_y
-        bb = n_base > 0
-        out[off[bb]] = u_base[bb]
-        out[off + n_base] = u_word
-        self._last_high = int(high[-1])
-        self._last_t = int(u_t[-1])
-        if y_ev.size:
-            self._last_y = int(y_ev[-1])
-        return out.astype("<u2", copy=False).tobytes()

@@ -12,17 +12,128 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuro_nodes.events.codecs import _kernels as K
-from neuro_nodes.events.codecs.base import StreamDecoder, as_words
+from neuro_nodes.events.codecs._kernels import jit
+from neuro_nodes.events.codecs.base import StreamDecoder
 from neuro_nodes.events.event_array import EventArray
 from neuro_nodes.events.trigger_array import TriggerArray
 
 TIME_HIGH, TIME_LOW, ADDR_X, ADDR_Y, VECT_BASE_Y, VECT_8 = range(6)
-CHUNK_WORDS = 1 << 16
+#: Largest payload piece decoded in one go (words): bigger payloads are cut into pieces of
+#: this size, decoded one after the other and joined.
+CHUNK_WORDS = 1 << 21
+
+# decoder state carried between payloads, the clock of the payload being decoded, and the
+# decoder's settings (see ``_decode_words``)
+_X, _BASE, _POL, _TIME, _WIDTH, _HEIGHT = range(6)
+_NO_TRIGGERS = TriggerArray.empty()
+
+
+@jit
+def _count(data: np.ndarray) -> int:
+    """Room for the events of the whole words in ``data``: at least as many as they hold
+    (ADDR_Y words, plus 8 per vector word when vector words are few, else their bits)."""
+    words = data[: data.size // 2 * 2].view(np.uint16)
+    n = words.size
+    events = 0
+    vectors = 0
+    for start in range(0, n, 1 << 16):  # each field of ``acc`` holds up to 2**20 - 1
+        acc = 0
+        for i in range(start, min(start + (1 << 16), n)):
+            typ = words[i] >> 12
+            acc += np.int64(typ == ADDR_Y) + np.int64(typ == VECT_8) * (8 | 1 << 20)
+        events += acc & 0xF_FFFF
+        vectors += acc >> 20
+    if vectors * 8 * 8 > events:  # vectors hold more than 1/8 of the room: count exactly
+        for i in range(n):
+            w = np.int64(words[i])
+            if w >> 12 == VECT_8:
+                v = w & 0xFF
+                v = v - ((v >> 1) & 0x55)
+                v = (v & 0x33) + ((v >> 2) & 0x33)
+                events -= 8 - ((v + (v >> 4)) & 0x0F)
+    return events
+
+
+@jit
+def _decode_words(
+    data: np.ndarray, state: np.ndarray, time_base: int,
+    t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray,
+) -> tuple[int, int]:
+    """Decode the whole words of ``data``, continuing ``state`` (updated in place).
+
+    Writes the events to t/x/y/p (with the room ``_count`` asks for); returns the number of
+    events written and the error count.
+    """
+    words = data[: data.size // 2 * 2].view(np.uint16)
+    col = state[_X]
+    base = state[_BASE]
+    pol = state[_POL]
+    time = state[_TIME]  # microseconds since time_base: (TIME_HIGH << 12) | TIME_LOW
+    now = time_base + time * 1000
+    k = 0
+    errors = 0
+    for i in range(words.size):
+        w = np.int64(words[i])
+        typ = w >> 12
+        if typ == ADDR_Y:
+            i_k = np.uint64(k)  # an unsigned index skips numba's negative-index fix-up
+            t[i_k] = now
+            x[i_k] = col
+            y[i_k] = w & 0x7FF
+            p[i_k] = (w >> 11) & 1
+            k += 1
+        elif typ == ADDR_X:
+            col = w & 0x7FF
+        elif typ == TIME_LOW:
+            time = (time & 0xFFF000) | (w & 0xFFF)
+            now = time_base + time * 1000
+        elif typ == TIME_HIGH:
+            time = (w & 0xFFF) << 12 | (time & 0xFFF)
+            now = time_base + time * 1000
+        elif typ == VECT_8:
+            mask = w & 0xFF
+            row = base
+            while mask:
+                if mask & 1:
+                    i_k = np.uint64(k)
+                    t[i_k] = now
+                    x[i_k] = col
+                    y[i_k] = row
+                    p[i_k] = pol
+                    k += 1
+                mask >>= 1
+                row += 1
+            base = min(base + 8, 1 << 12)  # beyond any 11-bit sensor either way
+        elif typ == VECT_BASE_Y:
+            base = w & 0x7FF
+            pol = (w >> 11) & 1
+        else:
+            errors += 1  # not a libcaer_cmp word (6, a 12-bit vector, is not produced)
+    state[_X] = col
+    state[_BASE] = base
+    state[_POL] = pol
+    state[_TIME] = time
+    # events outside the sensor: one branch-free pass to find them, compaction if any
+    width = state[_WIDTH]
+    height = state[_HEIGHT]
+    outside = 0
+    for i in range(k):
+        outside += np.int64(x[i] >= width) | np.int64(y[i] >= height)
+    if outside:
+        j = 0
+        for i in range(k):
+            if x[i] < width and y[i] < height:
+                t[j] = t[i]
+                x[j] = x[i]
+                y[j] = y[i]
+                p[j] = p[i]
+                j += 1
+        k = j
+    return k, errors + outside
 
 
 class LibcaerCmpDecoder(StreamDecoder):
-    """Stateful ``libcaer_cmp`` decoder, vectorised with numpy.
+    """Stateful ``libcaer_cmp`` decoder (a compiled loop over the words, see ``_kernels``).
 
     Each payload holds whole words; an odd trailing byte is dropped and counted as an error.
     Errors also count events outside the sensor (dropped) and word types above 5 (skipped;
@@ -33,76 +144,34 @@ class LibcaerCmpDecoder(StreamDecoder):
 
     def __init__(self, width: int, height: int) -> None:
         super().__init__(width, height)
-        self._scratch = np.empty(CHUNK_WORDS, dtype=np.uint64)
-        self._reset_stream()
+        self._state = np.zeros(6, np.int64)
+        self._state[_WIDTH] = self.width
+        self._state[_HEIGHT] = self.height
 
     def _reset_stream(self) -> None:
-        self._x = 0
-        self._base = 0
-        self._pol = 0
+        self._state[:_TIME] = 0
 
     def _decode(self, data: np.ndarray, time_base: int) -> tuple[EventArray, TriggerArray, int]:
-        words = as_words(data, "<u2")
-        errors = data.size - words.size * 2
-        self._time = 0  # (high << 12) | low, restarts every packet
-        parts = [self._chunk(words[i : i + CHUNK_WORDS]) for i in range(0, words.size, CHUNK_WORDS)]
-        if not parts:
-            return EventArray.empty(self.width, self.height), TriggerArray.empty(), errors
-        cols = list(zip(*parts, strict=True))
-        t, x, y, p = (c[0] if len(c) == 1 else np.concatenate(c) for c in cols[:4])
-        events, bad = self._events(t * 1000 + time_base, x, y, p)
-        return events, TriggerArray.empty(), errors + sum(cols[4]) + bad
-
-    def _chunk(self, w: np.ndarray) -> tuple:
-        n = w.size
-        typ = w >> 12
-        pos_hi = np.flatnonzero(typ == TIME_HIGH)
-        pos_lo = np.flatnonzero(typ == TIME_LOW)
-        pos_x = np.flatnonzero(typ == ADDR_X)
-        is_y = typ == ADDR_Y
-        is_v8 = typ == VECT_8
-        n_vec = int(np.count_nonzero(is_v8))
-        pos_e = np.flatnonzero(is_y | is_v8) if n_vec else np.flatnonzero(is_y)
-        errors = int(np.count_nonzero(typ > VECT_8))
-
-        xs = w[pos_x] & 0x7FF
-        lows = w[pos_lo] & 0xFFF
-        highs = w[pos_hi] & 0xFFF
-        state = K.packed_ffill(
-            n,
-            self._x | self._time << 11,
-            [(pos_x, xs, 0, 11), (pos_lo, lows, 11, 12), (pos_hi, highs, 23, 12)],
-            out=self._scratch,
+        self._state[_TIME] = 0  # the clock restarts with every packet
+        step = 2 * CHUNK_WORDS
+        if data.size <= step:
+            events, errors = self._decode_words(data, time_base)
+            return events, _NO_TRIGGERS, errors
+        parts = [self._decode_words(data[i : i + step], time_base)
+                 for i in range(0, data.size, step)]
+        return (
+            EventArray.concatenate([e for e, _ in parts]),
+            _NO_TRIGGERS,
+            sum(err for _, err in parts),
         )
-        if n:
-            last = int(state[-1])
-            self._x, self._time = last & 0x7FF, last >> 11
 
-        if n_vec:
-            pos_v, vbase, vpol, self._base, self._pol = K.vector_bases(
-                typ, w, VECT_BASE_Y, {VECT_8: 8}, self._base, self._pol
-            )
-            self._base = min(self._base, 1 << 12)  # beyond any 11-bit sensor either way
-        elif np.any(typ == VECT_BASE_Y):
-            last_b = w[np.flatnonzero(typ == VECT_BASE_Y)[-1]]
-            self._base, self._pol = int(last_b & 0x7FF), int(last_b >> 11 & 1)
-
-        s = state[pos_e]
-        t = (s >> 11).astype(np.int64)
-        x = s & 0x7FF
-        we = w[pos_e]
-        if n_vec:
-            vec = ((we >> 12) == VECT_8).nonzero()[0]
-            base = (we & 0x7FF).astype(np.int64)
-            base[vec] = vbase
-            pol = (we >> 11) & 1
-            pol[vec] = vpol
-            mask = np.ones(we.size, dtype=np.uint16)
-            mask[vec] = we[vec] & 0xFF
-            word, bit = K.expand_masks(mask)
-            y = base[word] + bit
-            x, t, p = x[word], t[word], pol[word]
-        else:
-            y = we & 0x7FF
-            p = (we >> 11) & 1
-        return t, x, y, p, errors
+    def _decode_words(self, data: np.ndarray, time_base: int) -> tuple[EventArray, int]:
+        n = _count(data)
+        t = np.empty(n, np.int64)
+        x = np.empty(n, np.uint16)
+        y = np.empty(n, np.uint16)
+        p = np.empty(n, np.uint8)
+        k, errors = _decode_words(data, self._state, time_base, t, x, y, p)
+        if k < n:  # room left over: vector pixels without events, events dropped
+            t, x, y, p = t[:k], x[:k], y[:k], p[:k]
+        return EventArray.unchecked(t, x, y, p, self.width, self.height), errors + (data.size & 1)

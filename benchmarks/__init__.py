@@ -1,0 +1,1 @@
+"""Benchmarks of the neuro_nodes packages (run as ``python -m benchmarks.<name>``)."""

@@ -1,0 +1,2 @@
+"""Simulated sensors: cameras (RGB, depth, segmentation), point clouds, IMU, joint states,
+and the event camera."""

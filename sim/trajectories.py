@@ -1,0 +1,158 @@
+"""Scripted rigid-body trajectories with analytic twists (for mocap bodies: exact ground truth).
+
+A trajectory is a pure function of time: ``pose(t) -> (position (3,), quaternion wxyz (4,))``
+and ``twist(t) -> (linear (3,), angular (3,))``, the world-frame velocity of the frame's
+origin and its world-frame angular velocity, the exact time derivatives of ``pose``.
+
+:class:`SinusoidTrajectory` (camera rig): about a base pose ``(p0, R0)``
+
+* position ``p(t) = p0 + R0 (a_i sin(2 pi f_i t + phi_i))_i`` (per body axis x, y, z),
+* orientation ``R(t) = R0 Rz(yaw(t)) Ry(pitch(t)) Rx(roll(t))`` with each angle
+  ``b_j sin(2 pi g_j t + psi_j)``,
+* angular velocity ``w = R0 (yaw' z + Rz(yaw) (pitch' y + Ry(pitch) roll' x))``.
+
+Amplitudes are set from a peak speed: ``a_i = v / (2 pi f_i)``, so each axis peaks at ``v``
+m/s (``w`` rad/s for the angles).
+
+:class:`CircleTrajectory` (moving objects): a horizontal circle of radius ``r`` about
+``center`` at angular rate ``Omega``, spinning about world z at ``spin`` rad/s.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from sim.spatial import mat_to_quat, quat_from_axis_angle, quat_mul, quat_to_mat
+
+Array = np.ndarray
+
+#: Motion kinds of the camera rig.
+MOTION_KINDS = ("pure_rotation", "pure_translation", "mixed", "static")
+
+
+class Trajectory(Protocol):
+    def pose(self, t: float) -> tuple[Array, Array]: ...
+
+    def twist(self, t: float) -> tuple[Array, Array]: ...
+
+
+def _rz(a: float) -> Array:
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _ry(a: float) -> Array:
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+@dataclass(frozen=True)
+class SinusoidTrajectory:
+    """Sum-of-sines 6-DoF motion about a base pose (see the module docstring).
+
+    ``freqs_lin``/``freqs_ang`` are per axis (Hz), ``phases_*`` in radians, ``amp_lin`` in m
+    (per body axis), ``amp_ang`` in rad (yaw, pitch, roll).
+    """
+
+    p0: tuple[float, float, float]
+    q0: tuple[float, float, float, float]
+    amp_lin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    freqs_lin: tuple[float, float, float] = (0.31, 0.43, 0.53)
+    phases_lin: tuple[float, float, float] = (0.0, 0.7, 1.9)
+    amp_ang: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    freqs_ang: tuple[float, float, float] = (0.37, 0.47, 0.59)
+    phases_ang: tuple[float, float, float] = (0.0, 1.1, 2.3)
+
+    @staticmethod
+    def from_speed(p0: Array, q0: Array, kind: str, linear_speed: float,
+                   angular_speed: float) -> SinusoidTrajectory:
+        """A trajectory of one of :data:`MOTION_KINDS`, each axis peaking at the speeds."""
+        if kind not in MOTION_KINDS:
+            raise ValueError(f"unknown motion {kind!r}; expected one of {MOTION_KINDS}")
+        base = SinusoidTrajectory(tuple(map(float, p0)), tuple(map(float, q0)))
+        lin = kind in ("pure_translation", "mixed")
+        ang = kind in ("pure_rotation", "mixed")
+        amp_lin = tuple(linear_speed / (2 * math.pi * f) if lin else 0.0
+                        for f in base.freqs_lin)
+        amp_ang = tuple(angular_speed / (2 * math.pi * f) if ang else 0.0
+                        for f in base.freqs_ang)
+        return SinusoidTrajectory(base.p0, base.q0, amp_lin=amp_lin, amp_ang=amp_ang)
+
+    def _angles(self, t: float) -> tuple[Array, Array]:
+        w = 2 * math.pi * np.asarray(self.freqs_ang)
+        arg = w * t + np.asarray(self.phases_ang)
+        amp = np.asarray(self.amp_ang)
+        return amp * np.sin(arg), amp * w * np.cos(arg)
+
+    def pose(self, t: float) -> tuple[Array, Array]:
+        w = 2 * math.pi * np.asarray(self.freqs_lin)
+        offset = np.asarray(self.amp_lin) * np.sin(w * t + np.asarray(self.phases_lin))
+        r0 = _quat_mat(self.q0)
+        (yaw, pitch, roll), _ = self._angles(t)
+        q = quat_mul(self.q0, quat_mul(quat_from_axis_angle([0, 0, 1], yaw),
+                                       quat_mul(quat_from_axis_angle([0, 1, 0], pitch),
+                                                quat_from_axis_angle([1, 0, 0], roll))))
+        return np.asarray(self.p0) + r0 @ offset, q / np.linalg.norm(q)
+
+    def twist(self, t: float) -> tuple[Array, Array]:
+        w = 2 * math.pi * np.asarray(self.freqs_lin)
+        vel = np.asarray(self.amp_lin) * w * np.cos(w * t + np.asarray(self.phases_lin))
+        r0 = _quat_mat(self.q0)
+        (yaw, pitch, _), (dyaw, dpitch, droll) = self._angles(t)
+        rz = _rz(yaw)
+        omega_local = (np.array([0.0, 0.0, dyaw])
+                       + rz @ (np.array([0.0, dpitch, 0.0])
+                               + _ry(pitch) @ np.array([droll, 0.0, 0.0])))
+        return r0 @ vel, r0 @ omega_local
+
+
+@dataclass(frozen=True)
+class CircleTrajectory:
+    """Horizontal circle about ``center`` (radius m, rate rad/s) with a spin about world z."""
+
+    center: tuple[float, float, float]
+    radius: float
+    rate: float
+    spin: float = 0.0
+    phase: float = 0.0
+    yaw0: float = 0.0
+
+    def pose(self, t: float) -> tuple[Array, Array]:
+        a = self.phase + self.rate * t
+        pos = np.asarray(self.center) + self.radius * np.array([math.cos(a), math.sin(a), 0.0])
+        return pos, quat_from_axis_angle([0.0, 0.0, 1.0], self.yaw0 + self.spin * t)
+
+    def twist(self, t: float) -> tuple[Array, Array]:
+        a = self.phase + self.rate * t
+        v = self.radius * self.rate * np.array([-math.sin(a), math.cos(a), 0.0])
+        return v, np.array([0.0, 0.0, self.spin])
+
+
+def _quat_mat(q: tuple[float, ...]) -> Array:
+    return quat_to_mat(np.asarray(q))
+
+
+def look_at_quaternion(position: Array, target: Array) -> Array:
+    """Quaternion of a REP-103 ``camera_link`` (x forward, z up) at ``position`` facing
+    ``target`` with no roll."""
+    fwd = np.asarray(target, dtype=np.float64) - np.asarray(position, dtype=np.float64)
+    fwd /= np.linalg.norm(fwd)
+    left = np.cross([0.0, 0.0, 1.0], fwd)
+    if np.linalg.norm(left) < 1e-9:
+        left = np.array([0.0, 1.0, 0.0])
+    left /= np.linalg.norm(left)
+    up = np.cross(fwd, left)
+    return mat_to_quat(np.stack([fwd, left, up], axis=1))
+
+
+__all__ = [
+    "MOTION_KINDS",
+    "CircleTrajectory",
+    "SinusoidTrajectory",
+    "Trajectory",
+    "look_at_quaternion",
+]
