@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
 
-from sim.spatial import mat_to_quat, quat_from_axis_angle, quat_mul, quat_to_mat
+from sim.spatial import mat_to_quat, quat_to_mat
 
 Array = np.ndarray
 
@@ -38,6 +39,14 @@ class Trajectory(Protocol):
     def pose(self, t: float) -> tuple[Array, Array]: ...
 
     def twist(self, t: float) -> tuple[Array, Array]: ...
+
+
+def _qmul(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+    """Hamilton product of two (w, x, y, z) tuples (plain floats: fast for one pose)."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return (aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw)
 
 
 def _rz(a: float) -> Array:
@@ -82,32 +91,40 @@ class SinusoidTrajectory:
                         for f in base.freqs_ang)
         return SinusoidTrajectory(base.p0, base.q0, amp_lin=amp_lin, amp_ang=amp_ang)
 
-    def _angles(self, t: float) -> tuple[Array, Array]:
-        w = 2 * math.pi * np.asarray(self.freqs_ang)
-        arg = w * t + np.asarray(self.phases_ang)
-        amp = np.asarray(self.amp_ang)
-        return amp * np.sin(arg), amp * w * np.cos(arg)
+    @cached_property
+    def _r0(self) -> Array:
+        return quat_to_mat(np.asarray(self.q0))
+
+    def _angles(self, t: float) -> tuple[list[float], list[float]]:
+        """(yaw, pitch, roll) and their rates at ``t`` (plain floats: called every step)."""
+        ang, rate = [], []
+        for a, f, ph in zip(self.amp_ang, self.freqs_ang, self.phases_ang, strict=True):
+            w = 2 * math.pi * f
+            ang.append(a * math.sin(w * t + ph))
+            rate.append(a * w * math.cos(w * t + ph))
+        return ang, rate
 
     def pose(self, t: float) -> tuple[Array, Array]:
-        w = 2 * math.pi * np.asarray(self.freqs_lin)
-        offset = np.asarray(self.amp_lin) * np.sin(w * t + np.asarray(self.phases_lin))
-        r0 = _quat_mat(self.q0)
+        offset = np.array([a * math.sin(2 * math.pi * f * t + ph) for a, f, ph in
+                           zip(self.amp_lin, self.freqs_lin, self.phases_lin, strict=True)])
         (yaw, pitch, roll), _ = self._angles(t)
-        q = quat_mul(self.q0, quat_mul(quat_from_axis_angle([0, 0, 1], yaw),
-                                       quat_mul(quat_from_axis_angle([0, 1, 0], pitch),
-                                                quat_from_axis_angle([1, 0, 0], roll))))
-        return np.asarray(self.p0) + r0 @ offset, q / np.linalg.norm(q)
+        cy, sy = math.cos(yaw / 2), math.sin(yaw / 2)
+        cp, sp = math.cos(pitch / 2), math.sin(pitch / 2)
+        cr, sr = math.cos(roll / 2), math.sin(roll / 2)
+        q_zyx = (cr * cp * cy + sr * sp * sy, sr * cp * cy - cr * sp * sy,
+                 cr * sp * cy + sr * cp * sy, cr * cp * sy - sr * sp * cy)  # Rz Ry Rx
+        q = np.array(_qmul(self.q0, q_zyx))
+        return np.asarray(self.p0) + self._r0 @ offset, q / math.sqrt(float(q @ q))
 
     def twist(self, t: float) -> tuple[Array, Array]:
-        w = 2 * math.pi * np.asarray(self.freqs_lin)
-        vel = np.asarray(self.amp_lin) * w * np.cos(w * t + np.asarray(self.phases_lin))
-        r0 = _quat_mat(self.q0)
+        vel = np.array([a * 2 * math.pi * f * math.cos(2 * math.pi * f * t + ph)
+                        for a, f, ph in zip(self.amp_lin, self.freqs_lin, self.phases_lin,
+                                            strict=True)])
         (yaw, pitch, _), (dyaw, dpitch, droll) = self._angles(t)
-        rz = _rz(yaw)
         omega_local = (np.array([0.0, 0.0, dyaw])
-                       + rz @ (np.array([0.0, dpitch, 0.0])
-                               + _ry(pitch) @ np.array([droll, 0.0, 0.0])))
-        return r0 @ vel, r0 @ omega_local
+                       + _rz(yaw) @ (np.array([0.0, dpitch, 0.0])
+                                     + _ry(pitch) @ np.array([droll, 0.0, 0.0])))
+        return self._r0 @ vel, self._r0 @ omega_local
 
 
 @dataclass(frozen=True)
@@ -124,16 +141,13 @@ class CircleTrajectory:
     def pose(self, t: float) -> tuple[Array, Array]:
         a = self.phase + self.rate * t
         pos = np.asarray(self.center) + self.radius * np.array([math.cos(a), math.sin(a), 0.0])
-        return pos, quat_from_axis_angle([0.0, 0.0, 1.0], self.yaw0 + self.spin * t)
+        half = 0.5 * (self.yaw0 + self.spin * t)
+        return pos, np.array([math.cos(half), 0.0, 0.0, math.sin(half)])
 
     def twist(self, t: float) -> tuple[Array, Array]:
         a = self.phase + self.rate * t
         v = self.radius * self.rate * np.array([-math.sin(a), math.cos(a), 0.0])
         return v, np.array([0.0, 0.0, self.spin])
-
-
-def _quat_mat(q: tuple[float, ...]) -> Array:
-    return quat_to_mat(np.asarray(q))
 
 
 def look_at_quaternion(position: Array, target: Array) -> Array:

@@ -25,6 +25,7 @@ from sim.spatial import Pose, Twist, mat_to_quat
 from sim.trajectories import Trajectory
 
 _XBODY = mujoco.mjtObj.mjOBJ_XBODY
+_SCALAR_JOINTS = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
 
 
 class SimWorld:
@@ -76,7 +77,7 @@ class SimWorld:
             mujoco.mj_resetData(m, d)
         if self.init_qpos_noise > 0:
             for j in range(m.njnt):
-                if m.jnt_type[j] in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE):
+                if int(m.jnt_type[j]) in _SCALAR_JOINTS:
                     d.qpos[m.jnt_qposadr[j]] += self.rng.uniform(-1, 1) * self.init_qpos_noise
         self._set_mocap(0.0)
         mujoco.mj_forward(m, d)

@@ -50,7 +50,7 @@ def _norm(v: np.ndarray) -> np.ndarray:
 
 
 def _unit(v: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    n = _norm(v)[:, None]
+    n = _norm(v)[..., None]
     return np.where(n > 1e-12, v / np.maximum(n, 1e-300), fallback)
 
 
@@ -58,40 +58,41 @@ def _box(p: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     q = np.abs(p) - b
     qpos = np.maximum(q, 0.0)
     outside = _norm(qpos)
-    inside = np.minimum(q.max(axis=1), 0.0)
-    d = outside + inside
+    d = outside + np.minimum(q.max(axis=-1), 0.0)
     sign = np.where(p >= 0, 1.0, -1.0)
-    g_out = sign * qpos / np.maximum(outside, 1e-300)[:, None]
-    axis = q.argmax(axis=1)
-    g_in = np.zeros_like(p)
-    g_in[np.arange(len(p)), axis] = sign[np.arange(len(p)), axis]
-    return d, np.where((outside > 0)[:, None], g_out, g_in)
+    g_out = sign * qpos / np.maximum(outside, 1e-300)[..., None]
+    g_in = sign * (np.arange(3) == q.argmax(axis=-1)[..., None])
+    return d, np.where((outside > 0)[..., None], g_out, g_in)
 
 
 def _geom_sdf(gtype: int, size: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distance and gradient in the geom frame for local points ``p`` (N, 3)."""
+    """Distance (G, N) and gradient (G, N, 3) in the frames of G geoms of one type, for
+    local points ``p`` (G, N, 3) and sizes ``size`` (G, 1, 3)."""
     ez = np.array([0.0, 0.0, 1.0])
+    ex = np.array([1.0, 0.0, 0.0])
     if gtype == _T.mjGEOM_PLANE:
-        return p[:, 2].copy(), np.tile(ez, (len(p), 1))
+        return p[..., 2].copy(), np.broadcast_to(ez, p.shape).copy()
     if gtype == _T.mjGEOM_SPHERE:
-        return _norm(p) - size[0], _unit(p, ez)
+        return _norm(p) - size[..., 0], _unit(p, ez)
     if gtype == _T.mjGEOM_CAPSULE:
         q = p.copy()
-        q[:, 2] -= np.clip(p[:, 2], -size[1], size[1])
-        return _norm(q) - size[0], _unit(q, np.array([1.0, 0.0, 0.0]))
+        q[..., 2] -= np.clip(p[..., 2], -size[..., 1], size[..., 1])
+        return _norm(q) - size[..., 0], _unit(q, ex)
     if gtype == _T.mjGEOM_CYLINDER:
-        r, h = size[0], size[1]
-        rho = np.hypot(p[:, 0], p[:, 1])
-        radial = np.stack([p[:, 0], p[:, 1], np.zeros(len(p))], axis=1)
-        radial = _unit(radial, np.array([1.0, 0.0, 0.0]))
-        dr, dz = rho - r, np.abs(p[:, 2]) - h
-        sz = np.where(p[:, 2] >= 0, 1.0, -1.0)[:, None] * ez
+        r, h = size[..., 0], size[..., 1]
+        rho = np.hypot(p[..., 0], p[..., 1])
+        radial = p.copy()
+        radial[..., 2] = 0.0
+        radial = _unit(radial, ex)
+        dr, dz = rho - r, np.abs(p[..., 2]) - h
+        sz = np.where(p[..., 2] >= 0, 1.0, -1.0)[..., None] * ez
         a, b = np.maximum(dr, 0.0), np.maximum(dz, 0.0)
         outside = np.hypot(a, b)
         d = outside + np.minimum(np.maximum(dr, dz), 0.0)
-        g_out = (a[:, None] * radial + b[:, None] * sz) / np.maximum(outside, 1e-300)[:, None]
-        g_in = np.where((dr > dz)[:, None], radial, sz)
-        return d, np.where((outside > 0)[:, None], g_out, g_in)
+        g_out = (a[..., None] * radial + b[..., None] * sz) / np.maximum(outside, 1e-300)[
+            ..., None]
+        g_in = np.where((dr > dz)[..., None], radial, sz)
+        return d, np.where((outside > 0)[..., None], g_out, g_in)
     if gtype == _T.mjGEOM_BOX:
         return _box(p, size)
     if gtype == _T.mjGEOM_ELLIPSOID:
@@ -115,6 +116,9 @@ class SceneSDF:
                         for g in geoms if int(model.geom_type[g]) not in SUPPORTED]
         self.geoms = np.array([g for g in geoms if int(model.geom_type[g]) in SUPPORTED],
                               dtype=np.int64)
+        types = model.geom_type[self.geoms].astype(int)
+        self._groups = [(t, np.flatnonzero(types == t)) for t in sorted(set(types.tolist()))]
+        self._size = model.geom_size[self.geoms].astype(np.float64).copy()
         self.update(data)
 
     @staticmethod
@@ -131,19 +135,33 @@ class SceneSDF:
         self._pos = data.geom_xpos[self.geoms].copy()
         self._rot = data.geom_xmat[self.geoms].reshape(-1, 3, 3).copy()
 
-    def distance_and_gradient(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def distance_and_gradient(self, points: np.ndarray, *,
+                              chunk: int = 16384) -> tuple[np.ndarray, np.ndarray]:
         """Signed distance (N,) and its world-frame gradient (N, 3) at world points."""
         pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        dist = np.empty(len(pts))
+        grad = np.empty((len(pts), 3))
+        for a in range(0, len(pts), chunk):
+            dist[a:a + chunk], grad[a:a + chunk], _ = self._evaluate(pts[a:a + chunk])
+        return dist, grad
+
+    def _evaluate(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         best = np.full(len(pts), np.inf)
         grad = np.zeros((len(pts), 3))
-        for k, g in enumerate(self.geoms):
-            rot = self._rot[k]
-            local = (pts - self._pos[k]) @ rot
-            d, gl = _geom_sdf(int(self.model.geom_type[g]), self.model.geom_size[g], local)
-            closer = d < best
-            best = np.where(closer, d, best)
-            grad[closer] = gl[closer] @ rot.T
-        return best, grad
+        nearest = np.full(len(pts), -1, dtype=np.int64)
+        rows = np.arange(len(pts))
+        for gtype, idx in self._groups:
+            rot = self._rot[idx]  # (G, 3, 3)
+            local = (pts[None] - self._pos[idx][:, None]) @ rot
+            d, gl = _geom_sdf(gtype, self._size[idx][:, None], local)
+            k = d.argmin(axis=0)
+            dk = d[k, rows]
+            closer = dk < best
+            best = np.where(closer, dk, best)
+            gw = np.einsum("nj,nij->ni", gl[k, rows], rot[k])  # rot @ grad_local
+            grad[closer] = gw[closer]
+            nearest[closer] = self.geoms[idx][k[closer]]
+        return best, grad, nearest
 
     def distance(self, points: np.ndarray) -> np.ndarray:
         return self.distance_and_gradient(points)[0]
@@ -152,12 +170,9 @@ class SceneSDF:
         return self.distance_and_gradient(points)[1]
 
     def nearest_geom(self, points: np.ndarray) -> np.ndarray:
-        """Id of the nearest geom per point."""
+        """Id of the nearest geom per point (the one whose distance is the minimum)."""
         pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
-        ds = np.stack([_geom_sdf(int(self.model.geom_type[g]), self.model.geom_size[g],
-                                 (pts - self._pos[k]) @ self._rot[k])[0]
-                       for k, g in enumerate(self.geoms)])
-        return self.geoms[ds.argmin(axis=0)]
+        return self._evaluate(pts)[2]
 
 
 __all__ = ["SCENE_CLASSES", "SUPPORTED", "SceneSDF"]

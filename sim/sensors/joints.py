@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-_SCALAR = (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE)
+_SCALAR = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class JointStates:
 def scalar_joints(model: mujoco.MjModel) -> list[str]:
     """Names of the hinge and slide joints, in model order."""
     return [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or f"joint{j}"
-            for j in range(model.njnt) if model.jnt_type[j] in _SCALAR]
+            for j in range(model.njnt) if int(model.jnt_type[j]) in _SCALAR]
 
 
 class JointStateReader:
@@ -40,7 +40,7 @@ class JointStateReader:
             j = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n)
             if j < 0:
                 raise KeyError(f"no joint named {n!r}")
-            if model.jnt_type[j] not in _SCALAR:
+            if int(model.jnt_type[j]) not in _SCALAR:
                 raise ValueError(f"joint {n!r} is not a hinge or slide joint")
             ids.append(j)
         self._qpos = np.array([model.jnt_qposadr[j] for j in ids], dtype=np.int64)

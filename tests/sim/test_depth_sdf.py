@@ -64,7 +64,8 @@ def test_pixel_and_point_labels() -> None:
     seen = set(np.unique(cls).tolist())
     assert CLASS_IDS["floor"] in seen and CLASS_IDS["wall"] in seen
     assert CLASS_IDS["robot"] not in seen  # the camera does not see its own body
-    assert np.all((inst > 0) == (cls >= CLASS_IDS["crate"]) & (cls <= CLASS_IDS["cone"]))
+    is_object = (cls >= CLASS_IDS["crate"]) & (cls <= CLASS_IDS["cone"])
+    assert np.all((inst > 0) == is_object)
     pcls, pinst = labels.point_labels(frame.segmentation, frame.depth)
     assert len(pcls) == len(depth_to_points(frame.depth, cam.intrinsics))
     # every object class id maps to an object body
