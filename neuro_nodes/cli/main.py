@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import entry_points
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -85,8 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bag output: packet time threshold in us (default 1000)")
     e.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                    help="bag output storage (default mcap)")
+    for plugin in entry_points(group="neuro_nodes.cli"):  # e.g. `neuro sim` from sim/
+        plugin.load()(sub)
+
     p = sub.add_parser("bench", help="measure throughput against a baseline in the same run")
-    p.add_argument("suite", choices=("events",), help="what to measure")
+    p.add_argument("suite", choices=("events", "sim"), help="what to measure")
     p.add_argument("--quick", action="store_true", help="smaller data, fewer repetitions")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=_cmd_bench)

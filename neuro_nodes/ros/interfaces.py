@@ -23,6 +23,7 @@ PROJECT_INTERFACES = (
     "neuro_interfaces/msg/EnergyReport",
     "neuro_interfaces/srv/Infer",
     "neuro_interfaces/srv/QueryDistance",
+    "neuro_interfaces/srv/StepSimulation",
 )
 
 

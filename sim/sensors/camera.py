@@ -72,7 +72,12 @@ class CameraSensor:
         self.camera = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, self.camera_id)
         self.width, self.height = int(width), int(height)
         self.intrinsics = intrinsics(model, self.camera_id, self.width, self.height)
-        self._renderer = mujoco.Renderer(model, self.height, self.width)
+        try:
+            self._renderer = mujoco.Renderer(model, self.height, self.width)
+        except Exception as err:  # no GL context: say which backends to install
+            from sim.gl import no_backend_error
+
+            raise no_backend_error(err) from err
 
     @property
     def K(self) -> np.ndarray:  # noqa: N802 - the usual name of the camera matrix
