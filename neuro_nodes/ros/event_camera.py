@@ -72,6 +72,9 @@ class EventCameraParams:
     sim_angular_velocity: float = param(0.0, "source=sim: texture rotation (rad/s)",
                                         min=-50.0, max=50.0, read_only=True)
     seed: int = param(0, "source=sim: texture and noise seed", min=0, read_only=True)
+    wait_for_subscribers: int = param(
+        0, "Start streaming once this many subscribers matched (offline processing)", min=0,
+        max=100, read_only=True)
 
     def validate(self) -> None:
         if self.source == "file" and not self.path:
@@ -140,6 +143,9 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
             self._replay_clock = ReplayClock(self._pace_rate())
 
     def _run(self) -> None:
+        while self._pub.get_subscription_count() < self.params.wait_for_subscribers:
+            if self._stop.wait(0.05):
+                return
         try:
             while not self._stop.is_set():
                 for packet in self._make_packets():

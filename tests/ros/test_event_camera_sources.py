@@ -62,7 +62,8 @@ def test_event_file_source_replays_every_event(tmp_path: Path) -> None:
                         y=rng.integers(0, 48, n).astype(np.uint16),
                         p=rng.integers(0, 2, n).astype(np.uint8), width=64, height=48)
     write_events(tmp_path / "e.h5", [events], 64, 48)
-    packets, info, output = collect([f"path:={tmp_path / 'e.h5'}", "rate:=0.5"],
+    packets, info, output = collect([f"path:={tmp_path / 'e.h5'}", "rate:=0.5",
+                                     "wait_for_subscribers:=1"],
                                     want_packets=100)
     assert (info.width, info.height) == (64, 48)
     decoder = make_decoder("evt3", 64, 48)
