@@ -56,23 +56,55 @@ def _storage_files(folder: Path) -> tuple[str, list[Path]]:
 
 
 def _mcap_messages(files: list[Path], topics: set[str] | None) -> Iterator[RawMessage]:
-    from mcap.exceptions import McapError
+    """Indexed read of each file; a file without a valid index (a killed recorder's) is read
+    front to back up to its first damaged record. Damage raises ``BagError`` once every
+    readable message of every file has been yielded."""
     from mcap.reader import make_reader
 
+    from neuro_nodes.bag.mcap_scan import has_footer
+
+    problems: list[str] = []
     for path in files:
-        with path.open("rb") as stream:
-            reader = make_reader(stream)
+        yielded = 0
+        if has_footer(path):
             try:
-                for schema, channel, message in reader.iter_messages(
-                    topics=list(topics) if topics else None, log_time_order=True
-                ):
-                    name = schema.name if schema is not None else ""
-                    yield RawMessage(channel.topic, name, message.log_time, message.data)
-            except (McapError, EOFError, ValueError) as err:
-                raise BagError(f"{path}: corrupt or truncated mcap ({err})") from err
+                with path.open("rb") as stream:
+                    reader = make_reader(stream)
+                    for schema, channel, message in reader.iter_messages(
+                        topics=list(topics) if topics else None, log_time_order=True
+                    ):
+                        name = schema.name if schema is not None else ""
+                        yielded += 1
+                        yield RawMessage(channel.topic, name, message.log_time, message.data)
+                continue
+            except Exception as err:  # noqa: BLE001 - any damage: stream what is readable
+                if yielded:
+                    problems.append(f"{path}: corrupt mcap after {yielded} messages ({err})")
+                    continue
+        problem = yield from _mcap_stream_messages(path, topics)
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise BagError("; ".join(problems) + " (the readable messages were returned; "
+                       "'neuro bag reindex' repairs a truncated bag)")
 
 
-def _sqlite_messages(files: list[Path], topics: set[str] | None) -> Iterator[RawMessage]:
+def _mcap_stream_messages(path: Path, topics: set[str] | None) -> Iterator[RawMessage]:
+    """Messages of an mcap read front to back; returns a problem description or None."""
+    from neuro_nodes.bag.mcap_scan import McapScan
+
+    scan = McapScan(path, topics)
+    for schema, channel, message in scan:
+        yield RawMessage(channel.topic, schema.name if schema is not None else "",
+                         message.log_time, message.data)
+    if scan.complete:
+        return None
+    return (f"{path}: truncated or corrupt mcap, read {scan.messages} messages up to the "
+            f"first damaged record ({scan.error})")
+
+
+def _sqlite_messages(files: list[Path], topics: set[str] | None,
+                     decompress=None) -> Iterator[RawMessage]:
     import sqlite3
 
     for path in files:
@@ -85,11 +117,32 @@ def _sqlite_messages(files: list[Path], topics: set[str] | None) -> Iterator[Raw
             )
             for name, msgtype, stamp, data in rows:
                 if topics is None or name in topics:
-                    yield RawMessage(name, msgtype, int(stamp), bytes(data))
+                    data = bytes(data) if decompress is None else decompress(bytes(data))
+                    yield RawMessage(name, msgtype, int(stamp), data)
         except sqlite3.DatabaseError as err:
             raise BagError(f"{path}: corrupt sqlite3 bag ({err})") from err
         finally:
             db.close()
+
+
+def _message_decompressor(folder: Path):
+    """zstd decompression for bags recorded with rosbag2's ``message`` compression mode."""
+    try:
+        info = yaml.safe_load((folder / "metadata.yaml").read_text())
+        info = info["rosbag2_bagfile_information"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    if str(info.get("compression_mode") or "").lower() != "message":
+        return None
+    fmt = str(info.get("compression_format") or "")
+    if fmt != "zstd":
+        raise BagError(f"{folder}: unsupported message compression '{fmt}' (supported: zstd)")
+    import zstandard
+
+    def decompress(data: bytes) -> bytes:  # frames with or without their content size
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+
+    return decompress
 
 
 def read_messages(folder: str | Path, topics: list[str] | None = None) -> Iterator[RawMessage]:
@@ -100,7 +153,7 @@ def read_messages(folder: str | Path, topics: list[str] | None = None) -> Iterat
     if storage == "mcap":
         yield from _mcap_messages(files, wanted)
     else:
-        yield from _sqlite_messages(files, wanted)
+        yield from _sqlite_messages(files, wanted, _message_decompressor(folder))
 
 
 def list_topics(folder: str | Path) -> list[Topic]:

@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bag output: packet time threshold in us (default 1000)")
     e.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                    help="bag output storage (default mcap)")
+    from neuro_nodes.cli import bag_cmd
+
+    bag_cmd.register(sub)
     for plugin in entry_points(group="neuro_nodes.cli"):  # e.g. `neuro sim` from sim/
         plugin.load()(sub)
 

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import rclpy
@@ -69,13 +69,16 @@ class NeuroNode(Node, Generic[P]):
         self.health.latency(time.perf_counter() - started_s)
 
 
-def run_node(node_class: type[Node], args: Sequence[str] | None = None) -> int:
+def run_node(node_class: type[Node], args: Sequence[str] | None = None, *,
+             duration: float | None = None,
+             done: Callable[[Node], bool] | None = None) -> int:
     """Init, spin until SIGINT/SIGTERM, shut down: the body of every node's ``main()``.
 
     Signals only set a flag: the node is destroyed (its threads joined) before the context
     shuts down, so a signal arriving at any moment, start-up included, stops it cleanly.
     Returns the exit code: 0 after a signal, 1 with a one-line reason when the node could
-    not start (bad parameter, missing device or file).
+    not start (bad parameter, missing device or file). ``duration`` (s) or ``done(node)``
+    also end the run (command-line tools use them).
     """
     apply_loopback_defaults()
     name = getattr(node_class, "node_name", node_class.__name__)
@@ -97,8 +100,12 @@ def run_node(node_class: type[Node], args: Sequence[str] | None = None) -> int:
             print(f"[{name}] error: {err}", file=sys.stderr)
             return 1
         executor.add_node(node)
+        deadline = None if duration is None else time.monotonic() + duration
         while not stop.is_set():
             executor.spin_once(timeout_sec=_SIGNAL_POLL_S)
+            if (deadline is not None and time.monotonic() >= deadline) or (
+                    done is not None and done(node)):
+                break
     finally:
         if node is not None:
             node.destroy_node()

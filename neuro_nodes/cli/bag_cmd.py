@@ -1,0 +1,140 @@
+"""``neuro bag record|play|info|convert|reindex``: rosbag2 tools without a ROS install."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("bag", help="record, play, inspect, convert and repair rosbag2 bags")
+    actions = p.add_subparsers(dest="bag_command", required=True, metavar="ACTION")
+
+    r = actions.add_parser("record", help="record topics to a rosbag2 (mcap by default)")
+    r.add_argument("topics", nargs="*", help="topic names")
+    r.add_argument("-a", "--all", action="store_true", help="record every topic")
+    r.add_argument("-e", "--regex", default="", help="also record topics matching this")
+    r.add_argument("-x", "--exclude", default="", help="never record topics matching this")
+    r.add_argument("-o", "--output", default="", help="bag folder to create")
+    r.add_argument("-s", "--storage", choices=("mcap", "sqlite3"), default="mcap")
+    r.add_argument("--compression", choices=("none", "zstd"), default="none")
+    r.add_argument("--max-bag-size", type=int, default=0, help="split after N bytes")
+    r.add_argument("--max-bag-duration", type=float, default=0.0, help="split after S seconds")
+    r.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    r.set_defaults(func=_record)
+
+    p_ = actions.add_parser("play", help="publish a bag's messages with their timing")
+    p_.add_argument("path")
+    p_.add_argument("-r", "--rate", type=float, default=1.0)
+    p_.add_argument("-l", "--loop", action="store_true")
+    p_.add_argument("--start-offset", type=float, default=0.0)
+    p_.add_argument("--topics", nargs="+", default=[])
+    p_.add_argument("--remap", nargs="+", default=[], metavar="FROM:=TO")
+    p_.add_argument("--clock", nargs="?", type=float, const=40.0, default=0.0, metavar="HZ",
+                    help="publish /clock from bag time (default 40 Hz when given)")
+    p_.add_argument("--qos-profile-overrides-path", default="", metavar="YAML")
+    p_.add_argument("--start-paused", action="store_true")
+    p_.set_defaults(func=_play)
+
+    i = actions.add_parser("info", help="what a bag holds; event topics summarised")
+    i.add_argument("path")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=_info)
+
+    c = actions.add_parser("convert", help="ROS1 event bags -> rosbag2 (evt3), or -> files")
+    c.add_argument("input", help="ROS1 .bag (dvs_msgs / prophesee_event_msgs) or rosbag2 folder")
+    c.add_argument("output", help="rosbag2 folder, or an event file (.raw .h5 .aedat4 .csv)")
+    c.add_argument("--topic", help="event topic of the input")
+    c.add_argument("--packet-us", type=int, default=1000, help="packet time threshold (us)")
+    c.set_defaults(func=_convert)
+
+    x = actions.add_parser("reindex", help="rebuild a missing or stale metadata.yaml")
+    x.add_argument("path")
+    x.set_defaults(func=_reindex)
+
+
+def _ros_args(params: dict[str, Any]) -> list[str]:
+    args = ["neuro-bag", "--ros-args"]
+    for name, value in params.items():
+        if isinstance(value, (list, tuple)):
+            value = "[" + ",".join(f"'{v}'" for v in value) + "]" if value else "['']"
+        elif isinstance(value, bool):
+            value = str(value).lower()
+        elif isinstance(value, str):
+            value = f"'{value}'"
+        args += ["-p", f"{name}:={value}"]
+    return args
+
+
+def _record(args: argparse.Namespace) -> int:
+    from neuro_nodes.ros.node_base import run_node
+    from neuro_nodes.ros.recorder import RecorderNode
+
+    params = {"topics": args.topics, "all_topics": args.all, "regex": args.regex,
+              "exclude": args.exclude, "output": args.output, "storage": args.storage,
+              "compression": args.compression, "max_bag_size": args.max_bag_size,
+              "max_bag_duration": args.max_bag_duration}
+    return run_node(RecorderNode, _ros_args(params), duration=args.duration)
+
+
+def _play(args: argparse.Namespace) -> int:
+    from neuro_nodes.ros.node_base import run_node
+    from neuro_nodes.ros.player import PlayerNode
+
+    params = {"path": args.path, "rate": args.rate, "loop": args.loop,
+              "start_offset": args.start_offset, "topics": args.topics, "remap": args.remap,
+              "clock_hz": args.clock, "qos_overrides": args.qos_profile_overrides_path,
+              "start_paused": args.start_paused}
+    return run_node(PlayerNode, _ros_args(params), done=lambda node: node.finished.is_set())
+
+
+def _info(args: argparse.Namespace) -> int:
+    from neuro_nodes.bag.info import bag_info, format_info
+    from neuro_nodes.bag.reader import BagError
+
+    try:
+        info = bag_info(args.path)
+    except (BagError, OSError) as err:
+        print(f"neuro bag info: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(info, indent=2, default=str) if args.json else format_info(info))
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    src = Path(args.input)
+    if src.is_file() and src.suffix == ".bag":
+        from neuro_nodes.bag.ros1_convert import convert_ros1
+
+        try:
+            result = convert_ros1(src, Path(args.output), topic=args.topic,
+                                  packet_us=args.packet_us)
+        except (OSError, ValueError, RuntimeError) as err:
+            print(f"neuro bag convert: {err}", file=sys.stderr)
+            return 1
+        print(f"converted {src} to {args.output}: {result}")
+        return 0
+    from neuro_nodes.cli.events_cmd import convert
+
+    return convert(args.input, args.output, args.topic, "/event_camera/events", None,
+                   args.packet_us, "mcap")
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    from neuro_nodes.bag.reader import BagError
+    from neuro_nodes.bag.reindex import reindex
+
+    try:
+        result = reindex(args.path)
+    except (BagError, OSError) as err:
+        print(f"neuro bag reindex: {err}", file=sys.stderr)
+        return 1
+    repaired = ", ".join(map(str, result.repaired)) or "nothing"
+    print(f"reindexed {args.path}: metadata.yaml rewritten; repaired {repaired}")
+    for problem in result.problems:
+        print(f"  problem: {problem}")
+    return 0
