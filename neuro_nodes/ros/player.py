@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rclpy.duration import Duration
 from rosgraph_msgs.msg import Clock
 from std_srvs.srv import Trigger
 
@@ -60,8 +61,9 @@ class PlayerParams:
                 raise ValueError(f"remap: expected 'from:=to', got '{item}'")
 
 
-def recorded_qos(folder: Path) -> dict[str, str]:
-    """topic -> offered_qos_profiles text from metadata.yaml ('' if none)."""
+def recorded_qos(folder: Path) -> dict[str, str | list]:
+    """topic -> offered_qos_profiles from metadata.yaml: YAML text (up to version 8), a list
+    (version 9), or '' if none."""
     info = yaml.safe_load((folder / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
     return {t["topic_metadata"]["name"]: t["topic_metadata"].get("offered_qos_profiles") or ""
             for t in info.get("topics_with_message_count") or []}
@@ -169,6 +171,8 @@ class PlayerNode(NeuroNode[PlayerParams]):
         except BagError as err:  # truncated or corrupt: what was readable has been played
             self.health.error("bag_error", str(err))
             self.get_logger().error(str(err))
+        for pub in self._pubs.values():  # reliable subscribers get everything before we go
+            pub.wait_for_all_acked(Duration(seconds=5))
         self.finished.set()
         self.get_logger().info("end of bag")
 

@@ -48,16 +48,19 @@ def _enum(enum: Any, value: Any, default: Any) -> Any:
         return default
 
 
-def profile_from_yaml(text: str, default_depth: int = 1000) -> QoSProfile | None:
+def profile_from_yaml(text: str | list, default_depth: int = 1000) -> QoSProfile | None:
     """A profile to replay a topic with, from its recorded offers (None if there are none).
 
     Like ``ros2 bag play``: reliable and transient-local only if every recorded publisher
     offered it, so that subscribers of any kind still match.
     """
-    try:
-        entries = yaml.safe_load(text) if text else None
-    except yaml.YAMLError:
-        return None
+    if isinstance(text, list):  # bag version 9 metadata stores the list itself
+        entries = text
+    else:
+        try:
+            entries = yaml.safe_load(text) if text else None
+        except yaml.YAMLError:
+            return None
     if not entries or not isinstance(entries, list):
         return None
     reliable = all(_enum(ReliabilityPolicy, e.get("reliability"), ReliabilityPolicy.RELIABLE)

@@ -1,0 +1,19 @@
+"""Errors of the accelerator runtime; messages name the graph node and its primitive."""
+
+from __future__ import annotations
+
+
+class AccelError(ValueError):
+    """A NIR graph or file the runtime cannot run (malformed, unknown primitive, shapes that
+    do not fit) or an input that does not fit the graph.  ``node`` and ``primitive`` hold the
+    offending graph node and its NIR primitive where they are known."""
+
+    def __init__(self, message: str, node: str | None = None, primitive: str | None = None):
+        super().__init__(message)
+        self.node = node
+        self.primitive = primitive
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested backend cannot run here (a package is missing); the message says what
+    to install."""

@@ -1,0 +1,253 @@
+"""Compiled (numba) kernels of the event-driven synaptic layers.
+
+Every kernel works on one sample.  The input of a synaptic layer is first turned into an
+*event list* (flat indices and values of its nonzero entries, :func:`gather_events`), as a
+neuromorphic core receives address events; the layer then accumulates, for each event, only
+the synapses that leave it:
+
+* Linear: ``out += v · Wᵀ[j]`` (one weight column per active input ``j``);
+* Conv (1-D as 2-D with height 1): each event ``(c, i, j)`` reaches the output positions
+  ``(oy, ox)`` with ``oy·s_h − p_h + k_y·d_h = i`` (and likewise for x) inside the output,
+  i.e. the taps of a transposed convolution restricted to the active inputs, borders,
+  padding and stride respected; each (event, tap) pair adds one weight vector to the output
+  channels of the event's group at that position (the output is channels-last, ``[Ho, Wo,
+  C]``, so that vector is contiguous);
+* Sum/average pooling: each event adds its value to every pooling window containing it.
+
+Inputs are flat per sample in memory order: ``[C, H, W]`` (NCHW) or, with ``cl=True``,
+``[H, W, C]`` (channels-last, as the convolution outputs and the neurons after them).
+
+Accumulation is in float32, in event order; a dense layer sums the same products in
+another order, so results agree with it to float rounding (exactly where the sums are exact,
+e.g. weights on a coarse binary grid).  A kernel compiles on its first call and is cached
+on disk (``__pycache__`` or ``NUMBA_CACHE_DIR``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
+
+_warned = False
+
+
+def jit(parallel: bool = False) -> Callable[[Callable[..., Any]], Any]:
+    """``numba.njit(cache=True, nogil=True)``; without the disk cache where none can be
+    written (one warning per process)."""
+
+    def wrap(fn: Callable[..., Any]) -> Any:
+        global _warned
+        try:
+            return numba.njit(cache=True, nogil=True, parallel=parallel)(fn)
+        except RuntimeError as exc:  # "cannot cache function ...: no locator available"
+            if not _warned:
+                _warned = True
+                warnings.warn(f"numba cache unavailable, kernels are compiled in every "
+                              f"process: {exc}", RuntimeWarning, stacklevel=2)
+            return numba.njit(cache=False, nogil=True, parallel=parallel)(fn)
+
+    return wrap
+
+
+@jit()
+def gather_events(x):  # pragma: no cover - compiled
+    """Flat indices (int64) and values (float32) of the nonzero entries of the 1-D float32
+    ``x``, and whether every one of them is exactly 1 (binary spikes).  Branch-free: a
+    64-bit mask per block of 64 entries, then one step per set bit (count trailing
+    zeros), so the cost does not depend on how predictable the spike pattern is."""
+    n = x.size
+    idx = np.empty(n, np.int64)
+    k = 0
+    one = np.uint64(1)
+    nb = n // 64
+    for b in range(nb):
+        base = b * 64
+        m = np.uint64(0)
+        for j in range(64):
+            m |= np.uint64(x[base + j] != 0) << np.uint64(j)
+        while m != 0:
+            idx[k] = base + trailing_zeros(m)
+            k += 1
+            m &= m - one
+    for i in range(nb * 64, n):
+        if x[i] != 0:
+            idx[k] = i
+            k += 1
+    idx = idx[:k].copy()
+    val = np.empty(k, np.float32)
+    binary = True
+    for q in range(k):
+        v = x[idx[q]]
+        val[q] = v
+        binary = binary and v == 1
+    return idx, val, binary
+
+
+@jit()
+def linear_events(idx, val, wt, out):  # pragma: no cover - compiled
+    """``out[o] += val[k] · wt[idx[k], o]`` for every event ``k``; ``wt`` is ``Wᵀ`` [in, out]."""
+    n_out = out.size
+    for k in range(idx.size):
+        row = wt[idx[k]]
+        v = val[k]
+        for o in range(n_out):
+            out[o] += v * row[o]
+
+
+@numba.njit(inline="always", cache=True)
+def _div(e, d, inv):  # pragma: no cover - compiled
+    """``e // d`` for 0 <= e < 2**40 from ``inv = 1.0 / d`` (a multiply and a correction
+    instead of a 64-bit integer division, several times slower on common CPUs)."""
+    q = np.int64(e * inv)
+    if q * d > e:
+        q -= 1
+    elif (q + 1) * d <= e:
+        q += 1
+    return q
+
+
+@numba.njit(inline="always", cache=True)
+def _decode(e, C, W, HW, cl, inv_c, inv_w, inv_hw):  # pragma: no cover - compiled
+    """(c, i, j) of flat index ``e`` of a [C, H, W] (or, ``cl``, [H, W, C]) sample."""
+    if cl:
+        pos = _div(e, C, inv_c)
+        c = e - pos * C
+        i = _div(pos, W, inv_w)
+        return c, i, pos - i * W
+    c = _div(e, HW, inv_hw)
+    r = e - c * HW
+    i = _div(r, W, inv_w)
+    return c, i, r - i * W
+
+
+def tap_table(n_in: int, n_out: int, k: int, stride: int, pad: int, dil: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every input coordinate ``i`` along one axis: the taps ``t`` and output
+    coordinates ``o`` with ``o·stride − pad + t·dil = i`` and ``0 <= o < n_out`` (count,
+    taps [n_in, k], outputs [n_in, k]); so the scatter needs no division."""
+    count = np.zeros(n_in, np.int64)
+    taps = np.zeros((n_in, k), np.int64)
+    outs = np.zeros((n_in, k), np.int64)
+    for i in range(n_in):
+        for t in range(k):
+            num = i + pad - t * dil
+            if num >= 0 and num % stride == 0 and num // stride < n_out:
+                taps[i, count[i]] = t
+                outs[i, count[i]] = num // stride
+                count[i] += 1
+    return count, taps, outs
+
+
+@numba.njit(inline="always", cache=True)
+def _axpy16(out, o, w, w0, v):  # pragma: no cover - compiled
+    for q in range(16):  # a constant trip count: one or two vector operations
+        out[o + q] += v * w[w0 + q]
+
+
+@numba.njit(inline="always", cache=True)
+def _axpy8(out, o, w, w0, v):  # pragma: no cover - compiled
+    for q in range(8):
+        out[o + q] += v * w[w0 + q]
+
+
+@numba.njit(inline="always", cache=True)
+def axpy(out, o, w, w0, v, m):  # pragma: no cover - compiled
+    """``out[o:o+m] += v · w[w0:w0+m]``, in blocks of 16 and 8 (constant trip counts
+    vectorise far better than a loop of run-time length)."""
+    q = 0
+    while q + 16 <= m:
+        _axpy16(out, o + q, w, w0 + q, v)
+        q += 16
+    if q + 8 <= m:
+        _axpy8(out, o + q, w, w0 + q, v)
+        q += 8
+    while q < m:
+        out[o + q] += v * w[w0 + q]
+        q += 1
+
+
+@numba.njit(inline="always", cache=True)
+def _conv_body(idx, val, wf, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo, groups, n_col,
+               cout_g):  # pragma: no cover - compiled
+    khw = rt.shape[1] * kw
+    cin_g = n_col // khw
+    cout = cout_g * groups
+    inv_c, inv_w, inv_hw = 1.0 / C, 1.0 / W, 1.0 / (H * W)
+    pairs = 0
+    for k in range(idx.size):
+        c, i, j = _decode(idx[k], C, W, H * W, cl, inv_c, inv_w, inv_hw)
+        g = 0 if groups == 1 else c // cin_g
+        base_col = g * n_col + (c - g * cin_g) * khw
+        v = val[k]
+        nj = cn[j]
+        for a in range(rn[i]):
+            row_col = base_col + rt[i, a] * kw
+            row_out = ro[i, a] * Wo
+            for b in range(nj):
+                w0 = (row_col + ct[j, b]) * cout_g
+                o = (row_out + co[j, b]) * cout + g * cout_g
+                axpy(out, o, wf, w0, v, cout_g)
+            pairs += nj
+    return pairs
+
+
+@jit()
+def conv_events(idx, val, wt3, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co,
+                Wo):  # pragma: no cover - compiled
+    """Event-driven 2-D convolution of one sample.  ``wt3`` [groups, C_in/groups·kh·kw,
+    C_out/groups] holds the weights per group and tap; ``out`` [Ho·Wo·C_out] (channels-last,
+    zeros on entry) receives the sums; ``rn, rt, ro`` / ``cn, ct, co`` are the row / column
+    :func:`tap_table`.  Returns the number of (event, tap) pairs; each pair adds one weight
+    vector of C_out/groups synapses."""
+    groups, n_col, m = wt3.shape
+    wf = wt3.reshape(-1)  # no array views inside the loops (reference counting)
+    # common channel counts as constants: the weight-vector loop then vectorises fully
+    if m == 8:
+        return _conv_body(idx, val, wf, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo,
+                          groups, n_col, 8)
+    if m == 16:
+        return _conv_body(idx, val, wf, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo,
+                          groups, n_col, 16)
+    if m == 32:
+        return _conv_body(idx, val, wf, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo,
+                          groups, n_col, 32)
+    return _conv_body(idx, val, wf, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo,
+                      groups, n_col, m)
+
+
+@jit()
+def add_channel_bias(out, bias):  # pragma: no cover - compiled
+    """``out`` [positions·C] (channels-last) += ``bias`` [C] at every position."""
+    C = bias.size
+    for p in range(out.size // C):
+        for c in range(C):
+            out[p * C + c] += bias[c]
+
+
+@jit()
+def pool_events(idx, val, out, C, H, W, cl, rn, ro, cn, co, Ho,
+                Wo):  # pragma: no cover - compiled
+    """Event-driven sum pooling of one sample into ``out`` (flat, the input's layout, zeros
+    on entry): every event adds its value to each window that contains it (``rn, ro`` /
+    ``cn, co``: the windows of each input row / column, from :func:`tap_table`).  Returns the
+    number of (event, window) pairs."""
+    inv_c, inv_w, inv_hw = 1.0 / C, 1.0 / W, 1.0 / (H * W)
+    pairs = 0
+    for k in range(idx.size):
+        c, i, j = _decode(idx[k], C, W, H * W, cl, inv_c, inv_w, inv_hw)
+        v = val[k]
+        nj = cn[j]
+        for a in range(rn[i]):
+            oy = ro[i, a]
+            for b in range(nj):
+                if cl:
+                    out[(oy * Wo + co[j, b]) * C + c] += v
+                else:
+                    out[(c * Ho + oy) * Wo + co[j, b]] += v
+            pairs += nj
+    return pairs

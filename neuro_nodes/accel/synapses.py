@@ -1,0 +1,258 @@
+"""Synaptic layers run either event-driven or densely, with their operation counts.
+
+A :class:`Synapse` wraps the torch module that :func:`~neuro_nodes.snn.import_nir` built for
+an ``Affine``/``Linear``, ``Conv1d``/``Conv2d``, ``SumPool2d`` or ``AvgPool2d`` node:
+
+* ``dense(x)`` runs the module itself (the reference computation; it costs the full fan-in
+  of every output: :attr:`Synapse.dense_macs` multiply-accumulates per sample);
+* ``events(...)`` runs the compiled event-driven kernel of :mod:`.kernels` on the nonzero
+  inputs only and returns the number of synaptic operations actually accumulated (SOPs:
+  (active input, output synapse) pairs; for a convolution the kernel taps that land inside
+  the output, borders, padding and stride respected, times the output channels of the
+  input's group; for pooling, the (event, window) pairs).
+
+Bias terms are added once per output and step and are not counted as operations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from neuro_nodes.snn import SumPool2d
+
+from .errors import AccelError
+from .events import Events, unflat
+from .kernels import add_channel_bias, conv_events, linear_events, pool_events, tap_table
+
+
+def _conv_padding(padding: str | Sequence[int], kernel: Sequence[int],
+                  dilation: Sequence[int]) -> tuple[list[int], list[int]]:
+    """(leading, trailing) zero padding per spatial axis, as torch pads."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [0] * len(kernel), [0] * len(kernel)
+        total = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+        lead = [t // 2 for t in total]
+        return lead, [t - s for t, s in zip(total, lead, strict=True)]
+    return list(padding), list(padding)
+
+
+class Synapse:
+    """Base: see the module docstring.  ``shape_in``/``shape_out`` are per-sample shapes,
+    known after :meth:`bind` (from the graph's shapes or the first input)."""
+
+    kind = "synapse"
+
+    def __init__(self, name: str, primitive: str, module: nn.Module) -> None:
+        self.name = name
+        self.primitive = primitive
+        self.module = module
+        self.shape_in: tuple[int, ...] | None = None
+        self.shape_out: tuple[int, ...] | None = None
+        self.dense_macs = 0
+        self.fan_in = 0
+
+    # -- shapes -------------------------------------------------------------------------
+    def bind(self, shape_in: Sequence[int]) -> None:
+        """Fix the per-sample input shape (output shape and dense MACs follow)."""
+        shape_in = tuple(int(s) for s in shape_in)
+        if shape_in == self.shape_in:
+            return
+        self._check_input(shape_in)
+        with torch.inference_mode():  # forward(): no hooks
+            y = self.module.forward(torch.zeros((1, *shape_in)))
+        self.shape_in, self.shape_out = shape_in, tuple(y.shape[1:])
+        self.fan_in = self._fan_in()
+        self.dense_macs = self.fan_in * math.prod(self.shape_out)
+
+    def _check_input(self, shape_in: tuple[int, ...]) -> None:
+        raise NotImplementedError
+
+    def _fan_in(self) -> int:
+        raise NotImplementedError
+
+    def _error(self, msg: str) -> AccelError:
+        return AccelError(f"node '{self.name}' ({self.primitive}): {msg}", self.name,
+                          self.primitive)
+
+    # -- execution ----------------------------------------------------------------------
+    def dense(self, x: Tensor) -> Tensor:
+        return self.module(x)
+
+    #: whether :meth:`events` accepts channels-last event indices
+    takes_channels_last = True
+
+    def events(self, events: Events, batch: int) -> tuple[Tensor, int]:
+        """Output [B, *shape_out] from the input's events, and the SOPs."""
+        raise NotImplementedError
+
+    def param_bytes(self) -> int:
+        ts = [*self.module.parameters(), *self.module.buffers()]
+        return sum(t.numel() * t.element_size() for t in ts)
+
+
+class LinearSynapse(Synapse):
+    """``Affine``/``Linear``: ``y = W x (+ b)``; an event adds one weight column."""
+
+    def __init__(self, name: str, primitive: str, module: nn.Linear) -> None:
+        super().__init__(name, primitive, module)
+        self.wt = np.ascontiguousarray(module.weight.detach().numpy().T, dtype=np.float32)
+        self.bias = None if module.bias is None else module.bias.detach().clone()
+
+    def _check_input(self, shape_in: tuple[int, ...]) -> None:
+        n_in = self.wt.shape[0]
+        if not shape_in or shape_in[-1] != n_in:
+            raise self._error(f"expects {n_in} input features, receives shape {shape_in}")
+
+    def _fan_in(self) -> int:
+        return int(self.wt.shape[0])
+
+    takes_channels_last = False
+
+    def events(self, events: Events, batch: int) -> tuple[Tensor, int]:
+        rows = math.prod(self.shape_in[:-1]) if self.shape_in else 1
+        n_out = self.wt.shape[1]
+        out = np.zeros((batch * rows, n_out), np.float32)
+        n_in = self.wt.shape[0]
+        active = 0
+        for b, (idx, val) in enumerate(events.samples):
+            if rows == 1:
+                linear_events(idx, val, self.wt, out[b])
+            else:  # leading feature axes: one row of events per position
+                for r in range(rows):
+                    lo, hi = np.searchsorted(idx, [r * n_in, (r + 1) * n_in])
+                    linear_events(idx[lo:hi] - r * n_in, val[lo:hi], self.wt,
+                                  out[b * rows + r])
+            active += idx.size
+        y = torch.from_numpy(out).reshape(batch, *self.shape_out)
+        if self.bias is not None:
+            y = y + self.bias
+        return y, active * n_out
+
+
+class ConvSynapse(Synapse):
+    """``Conv1d``/``Conv2d``: each event scatters its kernel into the output (transposed
+    convolution restricted to the active inputs)."""
+
+    def __init__(self, name: str, primitive: str, module: nn.Conv1d | nn.Conv2d) -> None:
+        super().__init__(name, primitive, module)
+        if module.padding_mode != "zeros":
+            raise self._error(f"padding_mode={module.padding_mode!r} is not supported")
+        w = module.weight.detach().numpy().astype(np.float32)
+        self.two_d = w.ndim == 4
+        if not self.two_d:  # 1-D as 2-D with height 1
+            w = w[:, :, None, :]
+        self.cout, self.cin_g, self.kh, self.kw = w.shape
+        self.groups = int(module.groups)
+        cout_g = self.cout // self.groups
+        # [groups, C_in/groups·kh·kw, C_out/groups]: one contiguous weight vector per tap
+        self.wt3 = np.ascontiguousarray(
+            w.reshape(self.groups, cout_g, -1).transpose(0, 2, 1), dtype=np.float32)
+        b = module.bias
+        self.b = np.zeros(self.cout, np.float32) if b is None else b.detach().numpy().copy()
+        self.has_bias = bool(np.any(self.b != 0))
+        ksize = (self.kh, self.kw) if self.two_d else (self.kw,)
+        stride, dil = tuple(module.stride), tuple(module.dilation)
+        lead, _ = _conv_padding(module.padding, ksize, dil)
+        if not self.two_d:
+            stride, dil, lead = (1, *stride), (1, *dil), [0, *lead]
+        self.stride, self.dilation, self.pad = stride, dil, tuple(lead)
+
+    def _check_input(self, shape_in: tuple[int, ...]) -> None:
+        want = 3 if self.two_d else 2
+        if len(shape_in) != want or shape_in[0] != self.cin_g * self.groups:
+            layout = "[C, H, W]" if self.two_d else "[C, L]"
+            raise self._error(f"expects input {layout} with C = {self.cin_g * self.groups}, "
+                              f"receives shape {shape_in}")
+
+    def _fan_in(self) -> int:
+        return self.cin_g * self.kh * self.kw
+
+    def bind(self, shape_in: Sequence[int]) -> None:
+        super().bind(shape_in)
+        H, W = (self.shape_in[1:] if self.two_d else (1, self.shape_in[1]))
+        Ho, Wo = (self.shape_out[1:] if self.two_d else (1, self.shape_out[1]))
+        self.rows = tap_table(H, Ho, self.kh, self.stride[0], self.pad[0], self.dilation[0])
+        self.cols = tap_table(W, Wo, self.kw, self.stride[1], self.pad[1], self.dilation[1])
+
+    def events(self, events: Events, batch: int) -> tuple[Tensor, int]:
+        if self.two_d:
+            C, H, W = self.shape_in
+            _, Ho, Wo = self.shape_out
+        else:
+            (C, W), H, (_, Wo), Ho = self.shape_in, 1, self.shape_out, 1
+        out = np.zeros((batch, Ho * Wo * self.cout), np.float32)
+        pairs = 0
+        for b, (idx, val) in enumerate(events.samples):
+            pairs += conv_events(idx, val, self.wt3, out[b], C, H, W, events.cl, self.kw,
+                                 *self.rows, *self.cols, Wo)
+            if self.has_bias:
+                add_channel_bias(out[b], self.b)
+        if self.two_d:
+            y = unflat(out, (batch, *self.shape_out), cl=True)
+        else:
+            y = torch.from_numpy(out.reshape(batch, Wo, self.cout)).permute(0, 2, 1)
+        return y, pairs * (self.cout // self.groups)
+
+
+class PoolSynapse(Synapse):
+    """``SumPool2d``/``AvgPool2d`` (sum, then one division by the window size, as torch's
+    ``avg_pool2d`` with ``count_include_pad=True``)."""
+
+    def __init__(self, name: str, primitive: str, module: nn.Module) -> None:
+        super().__init__(name, primitive, module)
+        if isinstance(module, SumPool2d):
+            k, s, p = module.kernel_size, module.stride, module.padding
+            self.divisor = None
+        else:
+            m: nn.AvgPool2d = module  # type: ignore[assignment]
+            pair = (lambda v: (v, v) if isinstance(v, int) else tuple(v))
+            k, p = pair(m.kernel_size), pair(m.padding)
+            s = pair(m.stride) if m.stride is not None else k
+            if m.ceil_mode or not m.count_include_pad or m.divisor_override is not None:
+                raise self._error("only ceil_mode=False, count_include_pad=True and no "
+                                  "divisor_override are supported")
+            self.divisor = float(k[0] * k[1])
+        self.k, self.s, self.p = tuple(k), tuple(s), tuple(p)
+
+    def _check_input(self, shape_in: tuple[int, ...]) -> None:
+        if len(shape_in) != 3:
+            raise self._error(f"expects input [C, H, W], receives shape {shape_in}")
+
+    def bind(self, shape_in: Sequence[int]) -> None:
+        super().bind(shape_in)
+        (_, H, W), (_, Ho, Wo) = self.shape_in, self.shape_out
+        rn, _, ro = tap_table(H, Ho, self.k[0], self.s[0], self.p[0], 1)
+        cn, _, co = tap_table(W, Wo, self.k[1], self.s[1], self.p[1], 1)
+        self.windows = (rn, ro, cn, co)
+
+    def _fan_in(self) -> int:
+        return self.k[0] * self.k[1]
+
+    def events(self, events: Events, batch: int) -> tuple[Tensor, int]:
+        C, H, W = self.shape_in
+        _, Ho, Wo = self.shape_out
+        out = np.zeros((batch, C * Ho * Wo), np.float32)
+        pairs = 0
+        for b, (idx, val) in enumerate(events.samples):
+            pairs += pool_events(idx, val, out[b], C, H, W, events.cl, *self.windows, Ho, Wo)
+        y = unflat(out, (batch, *self.shape_out), events.cl)
+        if self.divisor is not None:
+            y = y / self.divisor
+        return y, pairs
+
+
+def make_synapse(name: str, primitive: str, module: nn.Module) -> Synapse | None:
+    """The :class:`Synapse` for ``module``, or None when it is not a synaptic layer."""
+    if isinstance(module, nn.Linear):
+        return LinearSynapse(name, primitive, module)
+    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        return ConvSynapse(name, primitive, module)
+    if isinstance(module, (SumPool2d, nn.AvgPool2d)):
+        return PoolSynapse(name, primitive, module)
+    return None
