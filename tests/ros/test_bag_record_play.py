@@ -72,3 +72,52 @@ def test_play_into_record_is_lossless(shared_data: Path, tmp_path: Path, recordi
         assert '"on": 211043' in text and '"off": 360223' in text
     else:
         assert '"events": 100' in text
+
+
+def test_player_options_on_a_bag_we_wrote(tmp_path: Path) -> None:
+    """Remap, start offset, /clock from bag time, pause + play_next, recorded QoS (v9 list)."""
+    from rclpy.serialization import serialize_message
+    from rosgraph_msgs.msg import Clock
+    from std_msgs.msg import String
+
+    from neuro_nodes.bag.writer import BagWriter
+
+    bag = tmp_path / "strings"
+    qos = ("- history: keep_last\n  depth: 10\n  reliability: reliable\n"
+           "  durability: volatile\n")
+    with BagWriter(bag) as writer:
+        handle = writer.add_topic("/chatter", "std_msgs/msg/String",
+                                  offered_qos_profiles=qos)
+        for i in range(20):  # one message every 100 ms of bag time
+            writer.write(handle, 1_000_000_000 + i * 100_000_000,
+                         serialize_message(String(data=f"m{i}")))
+    player = subprocess.Popen([*NEURO, "play", str(bag), "--remap", "/chatter:=/talk",
+                               "--start-offset", "0.5", "--clock", "100", "--start-paused"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rclpy.init()
+    node = rclpy.create_node("play_probe")
+    got: list[str] = []
+    clock: list[int] = []
+    node.create_subscription(String, "/talk", lambda m: got.append(m.data), 10)
+    node.create_subscription(Clock, "/clock",
+                             lambda m: clock.append(m.clock.sec * 10**9 + m.clock.nanosec), 10)
+    try:
+        assert spin_until(node, lambda: node.count_publishers("/talk") >= 1, 60.0)
+        step = node.create_client(Trigger, "/player/play_next")
+        assert step.wait_for_service(timeout_sec=30)
+        spin_until(node, lambda: False, 0.5)
+        future = step.call_async(Trigger.Request())
+        assert spin_until(node, lambda: future.done() and got, 20.0)
+        assert got == ["m5"]  # paused: exactly one message, the first after the offset
+        resume = node.create_client(Trigger, "/player/resume")
+        future = resume.call_async(Trigger.Request())
+        assert spin_until(node, lambda: len(got) == 15, 30.0), got
+        output = player.communicate(timeout=30)[0]
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+        if player.poll() is None:
+            player.kill()
+    assert player.returncode == 0, output
+    assert got == [f"m{i}" for i in range(5, 20)]
+    assert clock and 1_500_000_000 <= max(clock) <= 2_900_000_000
