@@ -1,0 +1,207 @@
+"""accelerator: hosts NIR spiking networks and runs them event-driven, like a neuromorphic
+chip on the robot, and says what they would cost on real neuromorphic hardware.
+
+Loads every ``*.nir`` in ``model_dir`` by name (file stem), several at once, and reloads
+added, changed and removed files every ``reload_period`` seconds; a file that fails to
+load is reported (by graph node and primitive) while the other models keep serving.
+``/accel/infer`` (neuro_interfaces/Infer) runs ``[T, B, ...]`` inputs; streaming: each
+model listens on ``/accel/<model>/input`` (std_msgs/Float32MultiArray, one time step
+``[B, ...]``, shape in ``layout.dim``) and answers on ``/accel/<model>/output`` with its
+state kept between steps. ``/accel/energy`` (neuro_interfaces/EnergyReport) publishes,
+per model, the counters and energy of the last window on the ``profile`` chip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from neuro_interfaces.msg import EnergyReport, LayerStats
+from neuro_interfaces.srv import Infer
+from std_msgs.msg import Float32MultiArray, MultiArrayDimension
+
+from neuro_nodes.accel.energy import PROFILES, estimate
+from neuro_nodes.accel.errors import AccelError
+from neuro_nodes.accel.registry import ModelRegistry
+from neuro_nodes.accel.report_window import ReportWindow
+from neuro_nodes.core.params import param
+from neuro_nodes.ros.node_base import NeuroNode, run_node
+from neuro_nodes.ros.ports import publishes, service, subscribes
+from neuro_nodes.ros.qos import RELIABLE_QOS
+
+
+@dataclasses.dataclass(frozen=True)
+class AcceleratorParams:
+    model_dir: str = param("", "Directory of *.nir models (served by file stem)",
+                           read_only=True)
+    backend: str = param("event", "Runtime: event-driven, dense reference, or lava-nc",
+                         choices=("event", "dense", "lava"), read_only=True)
+    dt: float = param(0.0, "Time step (s); 0: each graph's metadata['dt']", min=0.0,
+                      max=1.0, read_only=True)
+    profile: str = param("loihi", "Chip profile of the energy estimates",
+                         choices=tuple(PROFILES))
+    energy_period: float = param(1.0, "Seconds between energy reports", min=0.05,
+                                 max=3600.0, read_only=True)
+    reload_period: float = param(2.0, "Seconds between model directory scans (0 = never)",
+                                 min=0.0, max=3600.0, read_only=True)
+
+    def validate(self) -> None:
+        if not self.model_dir:
+            raise ValueError("parameter 'model_dir' is empty: give the directory of *.nir files")
+
+
+def to_array(msg: Float32MultiArray) -> np.ndarray:
+    shape = [d.size for d in msg.layout.dim] or [len(msg.data)]
+    return np.asarray(msg.data, dtype=np.float32).reshape(shape)
+
+
+def from_array(a: np.ndarray) -> Float32MultiArray:
+    msg = Float32MultiArray(data=a.astype(np.float32).ravel().tolist())
+    stride = int(np.prod(a.shape))
+    for i, size in enumerate(a.shape):
+        msg.layout.dim.append(MultiArrayDimension(label=f"d{i}", size=int(size),
+                                                  stride=stride))
+        stride //= max(int(size), 1)
+    return msg
+
+
+class AcceleratorNode(NeuroNode[AcceleratorParams]):
+    params_type = AcceleratorParams
+    node_name = "accelerator"
+    ports = (
+        service("/accel/infer", "neuro_interfaces/srv/Infer", "run a model on [T, B, ...]"),
+        subscribes("/accel/<model>/input", "std_msgs/msg/Float32MultiArray",
+                   "one time step [B, ...] for streaming execution"),
+        publishes("/accel/<model>/output", "std_msgs/msg/Float32MultiArray",
+                  "the model's output for that step"),
+        publishes("/accel/energy", "neuro_interfaces/msg/EnergyReport",
+                  "per model: counters and energy over the last window", "reliable"),
+    )
+
+    def __init__(self, **node_kwargs: Any) -> None:
+        super().__init__(self.node_name, **node_kwargs)
+        p = self.params
+        self.registry = ModelRegistry(p.model_dir, dt=p.dt or None, backend=p.backend,
+                                      load=False)
+        self._locks: dict[str, threading.Lock] = {}
+        self._windows: dict[str, ReportWindow] = {}
+        self._streams: dict[str, tuple[Any, Any]] = {}
+        self._energy_pub = self.create_publisher(EnergyReport, "/accel/energy", RELIABLE_QOS)
+        self.create_service(Infer, "/accel/infer", self._on_infer)
+        self._reload()
+        self.create_timer(p.energy_period, self._publish_energy)
+        if p.reload_period > 0:
+            self.create_timer(p.reload_period, self._reload)
+
+    # -- models -------------------------------------------------------------------------
+    def _reload(self) -> None:
+        report = self.registry.reload()
+        for name in report.added + report.changed:
+            if name in report.failed:
+                self.health.error("model_load_failed", f"{name}: {report.failed[name]}")
+                self.get_logger().error(f"model '{name}' not loaded: {report.failed[name]}")
+            else:
+                self.get_logger().info(f"serving model '{name}'")
+        for name in report.removed:
+            self.get_logger().info(f"model '{name}' removed")
+        served = set(self.registry.names())
+        for name in served - set(self._streams):
+            self._locks.setdefault(name, threading.Lock())
+            self._windows.setdefault(name, ReportWindow())
+            pub = self.create_publisher(Float32MultiArray, f"/accel/{name}/output", 10)
+            sub = self.create_subscription(
+                Float32MultiArray, f"/accel/{name}/input",
+                lambda msg, n=name, out=pub: self._on_step(n, msg, out), 10)
+            self._streams[name] = (sub, pub)
+        for name in set(self._streams) - served:
+            sub, pub = self._streams.pop(name)
+            self.destroy_subscription(sub)
+            self.destroy_publisher(pub)
+
+    def _harvest(self, name: str, model: Any, inferences: int = 0):
+        """Move the model's counters into the report window; return them and their energy."""
+        counters = model.counters()
+        energy = estimate(counters, self.params.profile)
+        self._windows[name].add(counters, energy, inferences)
+        model.reset_counters()
+        return counters, energy
+
+    # -- requests -----------------------------------------------------------------------
+    def _on_infer(self, req: Infer.Request, res: Infer.Response) -> Infer.Response:
+        started = time.perf_counter()
+        try:
+            model = self.registry.get(req.model)
+            x = torch.from_numpy(np.asarray(req.input, dtype=np.float32).reshape(
+                [int(s) for s in req.shape]))
+            with self._locks[req.model]:
+                self._harvest(req.model, model)  # streamed steps stay in the window
+                if req.reset_state:
+                    model.reset()
+                y = model.run(x)
+                counters, energy = self._harvest(req.model, model, inferences=1)
+        except (AccelError, KeyError, ValueError, RuntimeError) as err:
+            self.health.error("bad_request", f"{type(err).__name__}: {err}")
+            res.success, res.message = False, str(err)
+            return res
+        out = (y if isinstance(y, torch.Tensor) else next(iter(y.values()))).numpy()
+        res.success = True
+        res.output, res.shape = out.ravel().tolist(), [int(s) for s in out.shape]
+        res.latency_s = time.perf_counter() - started
+        res.energy = self._report(req.model, counters.steps, 1, energy.sops, energy.macs,
+                                  energy.total_j, energy.dense_equivalent_j, {})
+        self.health.count("inferences")
+        self.health.count("busy_us", round(res.latency_s * 1e6))
+        self.health.latency(res.latency_s)
+        return res
+
+    def _on_step(self, name: str, msg: Float32MultiArray, pub: Any) -> None:
+        started = time.perf_counter()
+        try:
+            model = self.registry.get(name)
+            with self._locks[name]:
+                y = model.step(torch.from_numpy(to_array(msg)))
+        except (AccelError, KeyError, ValueError, RuntimeError) as err:
+            self.health.error("bad_step", f"{name}: {type(err).__name__}: {err}")
+            return
+        out = y if isinstance(y, torch.Tensor) else next(iter(y.values()))
+        pub.publish(from_array(out.numpy()))
+        self.health.count("steps")
+        self.health.count("busy_us", round((time.perf_counter() - started) * 1e6))
+        self.stamp_latency(started)
+
+    # -- reports ------------------------------------------------------------------------
+    def _report(self, name: str, steps: int, inferences: int, sops: int, macs: int,
+                energy_j: float, dense_j: float, layers: dict) -> EnergyReport:
+        msg = EnergyReport(model=name, profile=self.params.profile, time_steps=steps,
+                           inferences=inferences, synaptic_ops=sops, macs=macs,
+                           energy_j=energy_j, dense_energy_j=dense_j)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.layers = [LayerStats(name=n, neurons=t.neurons, spikes=t.spikes,
+                                 firing_rate=t.firing_rate, synaptic_ops=t.sops, macs=t.macs,
+                                 memory_bytes=t.memory_bytes) for n, t in layers.items()]
+        return msg
+
+    def _publish_energy(self) -> None:
+        for name in self.registry.names():
+            with self._locks[name]:
+                self._harvest(name, self.registry.get(name))
+                w, self._windows[name] = self._windows[name], ReportWindow()
+            if w.time_steps:
+                self._energy_pub.publish(self._report(
+                    name, w.time_steps, w.inferences, w.sops, w.macs, w.energy_j,
+                    w.dense_energy_j, w.layers))
+
+
+NODE_CLASS = AcceleratorNode
+
+
+def main(args=None) -> int:
+    return run_node(AcceleratorNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
