@@ -141,7 +141,11 @@ class FusedNeuron:
             consts = [dt * p.r, p.v_th, p.v_reset]
         self.consts = [torch.as_tensor(c, dtype=torch.float32).detach() for c in consts]
         self.scalar = all(c.dim() == 0 for c in self.consts)
-        self._arrays: dict[tuple[tuple[int, ...], bool], list[np.ndarray]] = {}
+        self._kernel = {"LIF": (lif_scalar, lif_array),
+                        "CubaLIF": (cuba_lif_scalar, cuba_lif_array),
+                        "IF": (if_scalar, if_array)}[self.kind][0 if self.scalar else 1]
+        self._arrays: dict[tuple[tuple[int, ...], bool], list[Any]] = {}
+        self._last: tuple[Any, list[np.ndarray]] | None = None
         self.ok: bool | None = None  # checked against the step function on first use
 
     @staticmethod
@@ -150,42 +154,55 @@ class FusedNeuron:
                 and getattr(p, "reset", "zero") == "zero")
 
     def _params(self, shape: tuple[int, ...], cl: bool) -> list[Any]:
-        if self.scalar:
-            return [F32(c.item()) for c in self.consts]
+        """The constants as float32 scalars, or as flat arrays in the memory order of one
+        sample (channels-last if ``cl``); made once per shape and layout."""
         key = (shape, cl)
         if key not in self._arrays:
-            arrs = []
-            for c in self.consts:
-                full = torch.broadcast_to(c, shape).unsqueeze(0)
-                if cl:
-                    full = full.permute(0, 2, 3, 1)
-                arrs.append(np.ascontiguousarray(full.numpy(), dtype=F32).reshape(-1))
-            self._arrays[key] = arrs
+            if self.scalar:
+                self._arrays[key] = [F32(c.item()) for c in self.consts]
+            else:
+                arrs = []
+                for c in self.consts:
+                    full = torch.broadcast_to(c, shape).unsqueeze(0)
+                    if cl:
+                        full = full.permute(0, 2, 3, 1)
+                    arrs.append(np.ascontiguousarray(full.numpy(), dtype=F32).reshape(-1))
+                self._arrays[key] = arrs
         return self._arrays[key]
 
-    def _initial(self, x: Tensor) -> tuple[Any, ...]:
-        n = self.consts
-        zeros = torch.zeros_like(x)
+    def _initial(self, x: Tensor, cl: bool) -> tuple[Any, ...]:
+        """The initial state (the step function's: ``i = 0``, ``v = 0 + v_leak`` or 0), as
+        tensors over numpy arrays in ``x``'s memory order (numpy: no torch thread pool)."""
+        b, n = x.shape[0], x[0].numel()
+        params = self._params(tuple(x.shape[1:]), cl)
+
+        def tensor(value: Any) -> Tensor:
+            a = np.empty((b, n), F32)
+            a[:] = F32(0) + value  # 0 + v_leak, as the step function's initial()
+            return unflat(a, tuple(x.shape), cl)
+
         if self.kind == "LIF":
-            return LIFState(zeros + n[2])
+            return LIFState(tensor(params[2]))
         if self.kind == "CubaLIF":
-            return CubaLIFState(zeros, torch.zeros_like(x) + n[4])
-        return IFState(zeros)
+            return CubaLIFState(tensor(F32(0)), tensor(params[4]))
+        return IFState(tensor(F32(0)))
 
     def run(self, x: Tensor, state: Any) -> tuple[Tensor, Any, Events]:
         xa, cl = flat(x)
-        if state is None:
-            state = self._initial(x)
-        # state tensors in the input's memory order (no copy when they already are), then
-        # flat numpy views of them, updated in place
-        fmt = torch.channels_last if cl else torch.contiguous_format
-        state = type(state)(*(s.contiguous(memory_format=fmt) for s in state))
-        arrays = [flat(s)[0] for s in state]
+        if state is not None and self._last is not None and state is self._last[0]:
+            arrays = self._last[1]  # the arrays this update wrote last step
+        else:
+            if state is None:
+                state = self._initial(x, cl)
+            # state tensors in the input's memory order (no copy when they already are),
+            # then flat numpy views of them, updated in place
+            fmt = torch.channels_last if cl else torch.contiguous_format
+            state = type(state)(*(s.contiguous(memory_format=fmt) for s in state))
+            arrays = [flat(s)[0].reshape(-1) for s in state]
         z = np.empty_like(xa)
-        params = self._params(tuple(x.shape[1:]), cl)
-        fn = {"LIF": (lif_scalar, lif_array), "CubaLIF": (cuba_lif_scalar, cuba_lif_array),
-              "IF": (if_scalar, if_array)}[self.kind][0 if self.scalar else 1]
-        fn(xa.reshape(-1), *(a.reshape(-1) for a in arrays), z.reshape(-1), *params)
+        self._kernel(xa.reshape(-1), *arrays, z.reshape(-1),
+                     *self._params(tuple(x.shape[1:]), cl))
+        self._last = (state, arrays)
         zt = unflat(z, tuple(x.shape), cl)
         return zt, state, gather(zt)
 
