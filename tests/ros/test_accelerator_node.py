@@ -15,6 +15,7 @@ import rclpy
 import torch
 from neuro_interfaces.msg import EnergyReport
 from neuro_interfaces.srv import Infer
+from ros_helpers import spin_until
 from std_msgs.msg import Float32MultiArray
 
 from neuro_nodes.accel.runtime import AccelModel
@@ -33,15 +34,6 @@ def tiny_net(seed: int, n_in: int = 6, n_hidden: int = 5, n_out: int = 3) -> nir
     net = SpikingSequential(torch.nn.Linear(n_in, n_hidden), LIFCell(p, DT),
                             torch.nn.Linear(n_hidden, n_out), LIFCell(p, DT))
     return export_nir(net, DT, (n_in,))
-
-
-def spin_until(node, predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.05)
-        if predicate():
-            return True
-    return False
 
 
 def infer(node, client, model: str, x: np.ndarray, reset: bool = True) -> Infer.Response:

@@ -6,11 +6,11 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import rclpy
+from ros_helpers import spin_until
 from std_srvs.srv import Trigger
 
 from neuro_nodes.bag.event_packets import read_event_packets
@@ -19,15 +19,6 @@ from neuro_nodes.bag.reader import read_messages
 pytestmark = pytest.mark.ros
 NEURO = [sys.executable, "-m", "neuro_nodes.cli.main", "bag"]
 TOPIC = "/event_camera/events"
-
-
-def spin_until(node, predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.05)
-        if predicate():
-            return True
-    return False
 
 
 @pytest.mark.parametrize("recording", ["event_camera_py_test_events_2",

@@ -13,21 +13,13 @@ import rclpy
 from event_camera_msgs.msg import EventPacket
 from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.parameter import Parameter
+from ros_helpers import spin_until
 from sensor_msgs.msg import Image
 
 from neuro_nodes.ros.qos import EVENTS_QOS, SENSOR_QOS
 
 pytestmark = pytest.mark.ros
 LAUNCH = Path(__file__).resolve().parents[1] / "launch_files" / "pair.launch.yaml"
-
-
-def spin_until(node, predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.05)
-        if predicate():
-            return True
-    return False
 
 
 def call(node, client, request, timeout: float = 10.0):

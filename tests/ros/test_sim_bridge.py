@@ -14,6 +14,7 @@ from event_camera_msgs.msg import EventPacket
 from geometry_msgs.msg import Point, Twist
 from nav_msgs.msg import Odometry
 from neuro_interfaces.srv import QueryDistance, StepSimulation
+from ros_helpers import spin_until
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, Imu, PointCloud2
 from std_srvs.srv import SetBool, Trigger
@@ -24,15 +25,6 @@ from neuro_nodes.ros.qos import EVENTS_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QO
 
 pytestmark = pytest.mark.ros
 SCRIPT = Path(sys.executable).parent / "neuro-sim-bridge"
-
-
-def spin_until(node, predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.05)
-        if predicate():
-            return True
-    return False
 
 
 def call(node, srv_type, name: str, request, timeout: float = 20.0):
