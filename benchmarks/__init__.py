@@ -1,1 +1,21 @@
-"""Benchmarks of the neuro_nodes packages (run as ``python -m benchmarks.<name>``)."""
+"""Benchmarks of the neuro_nodes packages: ``neuro bench <suite>`` or
+``python -m benchmarks.<suite>``. Each suite module has ``run(quick) -> dict`` and
+``table(result) -> str``; numbers are always against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def suite_main(module_name: str, argv: list[str] | None = None) -> None:
+    """The command line of a suite module: ``[--json] [--quick]``."""
+    module: Any = sys.modules[module_name]
+    parser = argparse.ArgumentParser(description=(module.__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="less data, fewer repeats")
+    args = parser.parse_args(argv)
+    res = module.run(quick=args.quick)
+    print(json.dumps(res, indent=2) if args.json else module.table(res))

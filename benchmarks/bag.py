@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
 import signal
@@ -28,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import suite_main
 from benchmarks.bag_publisher import SEPARATOR, TOPIC
 
 WIDTH, HEIGHT = 640, 480
@@ -213,14 +212,5 @@ def table(res: dict[str, Any]) -> str:
     ])
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    res = run(quick=args.quick)
-    print(json.dumps(res, indent=2) if args.json else table(res))
-
-
 if __name__ == "__main__":
-    main()
+    suite_main(__name__)

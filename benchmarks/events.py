@@ -19,8 +19,6 @@ compilation is excluded: the first calls of all codecs are timed separately as
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import resource
@@ -34,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import suite_main
 from neuro_nodes.events.codecs import make_decoder, make_encoder
 from neuro_nodes.events.event_array import EventArray
 from neuro_nodes.events.packetize import to_packets
@@ -443,14 +442,5 @@ def table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="less data, fewer repeats")
-    args = parser.parse_args(argv)
-    res = run(quick=args.quick)
-    print(json.dumps(res, indent=2) if args.json else table(res))
-
-
 if __name__ == "__main__":
-    main()
+    suite_main(__name__)

@@ -13,14 +13,13 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import time
 from typing import Any
 
 import sim  # noqa: F401  (chooses the GL backend before mujoco loads)
+from benchmarks import suite_main
 from sim.runner import SimRates, SimRunner
 from sim.scenes import SCENES, make_scene
 from sim.sensors.camera import CameraSensor
@@ -138,14 +137,5 @@ def table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    res = run(quick=args.quick)
-    print(json.dumps(res, indent=2) if args.json else table(res))
-
-
 if __name__ == "__main__":
-    main()
+    suite_main(__name__)
