@@ -199,6 +199,9 @@ class FusedNeuron:
             fmt = torch.channels_last if cl else torch.contiguous_format
             state = type(state)(*(s.contiguous(memory_format=fmt) for s in state))
             arrays = [flat(s)[0].reshape(-1) for s in state]
+        if any(a.size != xa.size for a in arrays):  # the kernels do not check bounds
+            raise ValueError(f"the state holds {arrays[0].size} neurons but the input "
+                             f"{xa.size} (batch size changed? call reset())")
         z = np.empty_like(xa)
         self._kernel(xa.reshape(-1), *arrays, z.reshape(-1),
                      *self._params(tuple(x.shape[1:]), cl))

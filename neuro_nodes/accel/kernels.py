@@ -36,20 +36,22 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 _warned = False
 
 
-def jit(parallel: bool = False) -> Callable[[Callable[..., Any]], Any]:
-    """``numba.njit(cache=True, nogil=True)``; without the disk cache where none can be
-    written (one warning per process)."""
+def jit(inline: bool = False) -> Callable[[Callable[..., Any]], Any]:
+    """``numba.njit(cache=True, nogil=True)`` (``inline="always"``: a helper inlined into
+    its callers); without the disk cache where none can be written (one warning per
+    process)."""
+    opts = {"nogil": True, "inline": "always" if inline else "never"}
 
     def wrap(fn: Callable[..., Any]) -> Any:
         global _warned
         try:
-            return numba.njit(cache=True, nogil=True, parallel=parallel)(fn)
+            return numba.njit(cache=True, **opts)(fn)
         except RuntimeError as exc:  # "cannot cache function ...: no locator available"
             if not _warned:
                 _warned = True
                 warnings.warn(f"numba cache unavailable, kernels are compiled in every "
                               f"process: {exc}", RuntimeWarning, stacklevel=2)
-            return numba.njit(cache=False, nogil=True, parallel=parallel)(fn)
+            return numba.njit(cache=False, **opts)(fn)
 
     return wrap
 
@@ -99,7 +101,7 @@ def linear_events(idx, val, wt, out):  # pragma: no cover - compiled
             out[o] += v * row[o]
 
 
-@numba.njit(inline="always", cache=True)
+@jit(inline=True)
 def _div(e, d, inv):  # pragma: no cover - compiled
     """``e // d`` for 0 <= e < 2**40 from ``inv = 1.0 / d`` (a multiply and a correction
     instead of a 64-bit integer division, several times slower on common CPUs)."""
@@ -111,7 +113,7 @@ def _div(e, d, inv):  # pragma: no cover - compiled
     return q
 
 
-@numba.njit(inline="always", cache=True)
+@jit(inline=True)
 def _decode(e, C, W, HW, cl, inv_c, inv_w, inv_hw):  # pragma: no cover - compiled
     """(c, i, j) of flat index ``e`` of a [C, H, W] (or, ``cl``, [H, W, C]) sample."""
     if cl:
@@ -143,19 +145,19 @@ def tap_table(n_in: int, n_out: int, k: int, stride: int, pad: int, dil: int
     return count, taps, outs
 
 
-@numba.njit(inline="always", cache=True)
+@jit(inline=True)
 def _axpy16(out, o, w, w0, v):  # pragma: no cover - compiled
     for q in range(16):  # a constant trip count: one or two vector operations
         out[o + q] += v * w[w0 + q]
 
 
-@numba.njit(inline="always", cache=True)
+@jit(inline=True)
 def _axpy8(out, o, w, w0, v):  # pragma: no cover - compiled
     for q in range(8):
         out[o + q] += v * w[w0 + q]
 
 
-@numba.njit(inline="always", cache=True)
+@jit(inline=True)
 def axpy(out, o, w, w0, v, m):  # pragma: no cover - compiled
     """``out[o:o+m] += v · w[w0:w0+m]``, in blocks of 16 and 8 (constant trip counts
     vectorise far better than a loop of run-time length)."""
@@ -171,7 +173,7 @@ def axpy(out, o, w, w0, v, m):  # pragma: no cover - compiled
         q += 1
 
 
-@numba.njit(inline="always", cache=True)
+@jit(inline=True)
 def _conv_body(idx, val, wf, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo, groups, n_col,
                cout_g):  # pragma: no cover - compiled
     khw = rt.shape[1] * kw

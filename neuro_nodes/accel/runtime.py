@@ -30,6 +30,7 @@ Bad graphs or inputs raise :class:`AccelError` naming the node and its NIR primi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -45,7 +46,7 @@ from .counters import Counters, LayerCounters
 from .energy import ChipProfile, EnergyEstimate, estimate
 from .errors import AccelError, BackendUnavailable
 from .events import Events
-from .ops import AUTO, DENSE, EVENT, NeuronOp, Op, SynapseOp, make_op, primitive_of
+from .ops import AUTO, DENSE, EVENT, ModuleOp, NeuronOp, Op, SynapseOp, make_op, primitive_of
 
 BACKENDS = ("event", "dense", "lava")
 Backend = Literal["event", "dense", "lava"]
@@ -59,7 +60,8 @@ def load_graph(graph_or_path: nir.NIRNode | str | Path) -> nir.NIRGraph:
         try:
             return read_nir(graph_or_path)
         except NIRImportError as e:
-            raise AccelError(str(e)) from e
+            msg = str(e)
+            raise AccelError(msg, _node_from_message(msg), _primitive_from_message(msg)) from e
     if not isinstance(graph_or_path, nir.NIRNode):
         raise AccelError(f"expected a nir.NIRGraph or a path, got {type(graph_or_path).__name__}")
     return graph_or_path  # type: ignore[return-value]
@@ -69,6 +71,12 @@ def _node_from_message(msg: str) -> str | None:
     for quote in ("node '", "node(s) ['"):
         if quote in msg:
             return msg.split(quote, 1)[1].split("'", 1)[0]
+    return None
+
+
+def _primitive_from_message(msg: str) -> str | None:
+    if "primitive '" in msg:
+        return msg.split("primitive '", 1)[1].split("'", 1)[0]
     return None
 
 
@@ -189,6 +197,9 @@ class DenseBackend(_Backend):
                     c.neuron_updates += x.numel()
                     if op.spiking:
                         c.spikes += int(torch.count_nonzero(z))
+            elif isinstance(op, ModuleOp) and op.makes_events and self.count:
+                c.neurons = math.prod(x.shape[1:])
+                c.spikes += int(torch.count_nonzero(out))
 
         return hook
 
@@ -247,8 +258,10 @@ class AccelModel:
         try:
             gm = import_nir(g, self.dt)
         except NIRImportError as e:
-            node = _node_from_message(str(e))
-            raise AccelError(str(e), node, _primitive_in(g, node)) from e
+            msg = str(e)
+            node = _node_from_message(msg)
+            prim = _primitive_from_message(msg) or _primitive_in(g, node)
+            raise AccelError(msg, node, prim) from e
         self.graph_module = gm
         self.inputs, self.outputs = list(gm.inputs), list(gm.outputs)
         self.input_shapes: dict[str, tuple[int, ...] | None] = {

@@ -30,23 +30,27 @@ from .events import Events, unflat
 from .kernels import add_channel_bias, conv_events, linear_events, pool_events, tap_table
 
 
-def _conv_padding(padding: str | Sequence[int], kernel: Sequence[int],
-                  dilation: Sequence[int]) -> tuple[list[int], list[int]]:
-    """(leading, trailing) zero padding per spatial axis, as torch pads."""
+def _leading_padding(padding: str | Sequence[int], kernel: Sequence[int],
+                     dilation: Sequence[int]) -> list[int]:
+    """Zero padding before the first input element per spatial axis, as torch pads
+    ("same": half of ``d·(k − 1)``, rounded down; the output size covers the rest)."""
     if isinstance(padding, str):
         if padding == "valid":
-            return [0] * len(kernel), [0] * len(kernel)
-        total = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
-        lead = [t // 2 for t in total]
-        return lead, [t - s for t, s in zip(total, lead, strict=True)]
-    return list(padding), list(padding)
+            return [0] * len(kernel)
+        return [d * (k - 1) // 2 for k, d in zip(kernel, dilation, strict=True)]
+    return list(padding)
+
+
+def _pair(v: int | Sequence[int]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
 class Synapse:
     """Base: see the module docstring.  ``shape_in``/``shape_out`` are per-sample shapes,
     known after :meth:`bind` (from the graph's shapes or the first input)."""
 
-    kind = "synapse"
+    #: whether :meth:`events` accepts channels-last event indices
+    takes_channels_last = True
 
     def __init__(self, name: str, primitive: str, module: nn.Module) -> None:
         self.name = name
@@ -84,20 +88,15 @@ class Synapse:
     def dense(self, x: Tensor) -> Tensor:
         return self.module(x)
 
-    #: whether :meth:`events` accepts channels-last event indices
-    takes_channels_last = True
-
     def events(self, events: Events, batch: int) -> tuple[Tensor, int]:
         """Output [B, *shape_out] from the input's events, and the SOPs."""
         raise NotImplementedError
 
-    def param_bytes(self) -> int:
-        ts = [*self.module.parameters(), *self.module.buffers()]
-        return sum(t.numel() * t.element_size() for t in ts)
-
 
 class LinearSynapse(Synapse):
     """``Affine``/``Linear``: ``y = W x (+ b)``; an event adds one weight column."""
+
+    takes_channels_last = False
 
     def __init__(self, name: str, primitive: str, module: nn.Linear) -> None:
         super().__init__(name, primitive, module)
@@ -111,8 +110,6 @@ class LinearSynapse(Synapse):
 
     def _fan_in(self) -> int:
         return int(self.wt.shape[0])
-
-    takes_channels_last = False
 
     def events(self, events: Events, batch: int) -> tuple[Tensor, int]:
         rows = math.prod(self.shape_in[:-1]) if self.shape_in else 1
@@ -158,7 +155,7 @@ class ConvSynapse(Synapse):
         self.has_bias = bool(np.any(self.b != 0))
         ksize = (self.kh, self.kw) if self.two_d else (self.kw,)
         stride, dil = tuple(module.stride), tuple(module.dilation)
-        lead, _ = _conv_padding(module.padding, ksize, dil)
+        lead = _leading_padding(module.padding, ksize, dil)
         if not self.two_d:
             stride, dil, lead = (1, *stride), (1, *dil), [0, *lead]
         self.stride, self.dilation, self.pad = stride, dil, tuple(lead)
@@ -211,9 +208,8 @@ class PoolSynapse(Synapse):
             self.divisor = None
         else:
             m: nn.AvgPool2d = module  # type: ignore[assignment]
-            pair = (lambda v: (v, v) if isinstance(v, int) else tuple(v))
-            k, p = pair(m.kernel_size), pair(m.padding)
-            s = pair(m.stride) if m.stride is not None else k
+            k, p = _pair(m.kernel_size), _pair(m.padding)
+            s = _pair(m.stride) if m.stride is not None else k
             if m.ceil_mode or not m.count_include_pad or m.divisor_override is not None:
                 raise self._error("only ceil_mode=False, count_include_pad=True and no "
                                   "divisor_override are supported")
