@@ -1,7 +1,7 @@
 """Keep DDS on loopback unless the user configured DDS themselves.
 
-Fast DDS multicasts discovery on every interface by default, and Kilted ignores
-``ROS_LOCALHOST_ONLY``. The project's profile (``config/fastdds_loopback.xml``)
+Fast DDS multicasts discovery on every interface by default, and Kilted ignores the old
+localhost-only variable. The project's profile (``config/fastdds_loopback.xml``)
 whitelists 127.0.0.1, discovers through unicast initial peers on 127.0.0.1 and
 adds a 64 MB shared-memory segment for large messages. Call
 :func:`apply_loopback_defaults` before ``rclpy.init()``: Fast DDS reads the
