@@ -6,8 +6,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
+
+
+def machine(*packages: str) -> dict[str, Any]:
+    """Where a benchmark ran: platform, CPU model and count, and package versions."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
+                            "cpu": cpu, "cpu_count": os.cpu_count()}
+    for name in packages:
+        try:
+            info[name] = version(name)
+        except PackageNotFoundError:
+            info[name] = "?"
+    return info
 
 
 def suite_main(module_name: str, argv: list[str] | None = None) -> None:

@@ -26,17 +26,15 @@ per chip profile are per inference, from the event-driven run's counters.
 
 from __future__ import annotations
 
-import os
-import platform
 import sys
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from benchmarks import machine as shared_machine
 from benchmarks import suite_main
 
 H, W = 260, 346
@@ -50,23 +48,8 @@ def _log(msg: str) -> None:
 
 
 def machine() -> dict[str, Any]:
-    import numba
-    import snntorch
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(), "python": platform.python_version(), "cpu": cpu,
-        "cpu_count": os.cpu_count(), "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(), "numba": numba.__version__,
-        "snntorch": snntorch.__version__,
-    }
+    return {**shared_machine("numba", "snntorch"), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads()}
 
 
 # ------------------------------------------------------------------------------ network

@@ -19,8 +19,6 @@ compilation is excluded: the first calls of all codecs are timed separately as
 
 from __future__ import annotations
 
-import os
-import platform
 import resource
 import sys
 import tempfile
@@ -32,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import machine as shared_machine
 from benchmarks import suite_main
 from neuro_nodes.events.codecs import make_decoder, make_encoder
 from neuro_nodes.events.event_array import EventArray
@@ -64,26 +63,7 @@ def _mevps(n: int, seconds: float) -> float:
 
 # ------------------------------------------------------------------------------ machine
 def machine() -> dict[str, Any]:
-    import faery
-    import numba
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "faery": getattr(faery, "__version__", "?"),
-    }
+    return {**shared_machine("numba", "faery"), "numpy": np.__version__}
 
 
 def jit_warmup() -> dict[str, Any]:
