@@ -9,9 +9,10 @@
   ``grace_s`` more (``sigkill_timeout``); a second signal escalates at once;
 * a node with ``on_exit: shutdown`` (required) that exits stops all the others;
   ``respawn: 'true'`` restarts a node that exits (after ``respawn_delay``);
-* exit code: 0 when every node exited 0 on its own, or stopped cleanly (0 or killed by
-  our SIGINT/SIGTERM) when the launch was stopped; 1 otherwise (a node failed, a
-  required node died with a non-zero status, or a node needed SIGKILL).
+* exit code: 0 when every node exited 0 on its own, or stopped cleanly at the end of
+  ``duration``; 128 + the signal number (130 for Ctrl-C) when the launch was interrupted
+  and every node stopped cleanly; 1 otherwise (a node failed, a required node died with a
+  non-zero status, or a node needed SIGKILL).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Runner:
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.signals = 0
+        self.first_signal = 0
         self.shutting_down = False
         self.shutdown_reason = ""
         self.failed = False
@@ -242,6 +244,7 @@ class Runner:
     # ------------------------------------------------------------------ main loop
     def _on_signal(self, signum: int, frame: object) -> None:
         self.signals += 1
+        self.first_signal = self.first_signal or signum
         self.wake.set()
 
     def run(self) -> int:
@@ -298,7 +301,7 @@ class Runner:
                 break
             self.wake.wait(_POLL_S)
             self.wake.clear()
-        code = 1 if self.failed else 0
+        code = 1 if self.failed else 128 + self.first_signal if self.first_signal else 0
         if self.shutting_down:
             self.say("INFO", "launch",
                      f"all nodes stopped ({self.shutdown_reason}); exit code {code}")

@@ -194,12 +194,13 @@ def run_single_process(description: LaunchDescription, *, duration: float | None
     from rclpy.signals import SignalHandlerOptions
 
     stop = threading.Event()
-    reason = {"text": ""}
+    reason: dict[str, object] = {"text": ""}
 
     def on_signal(signum: int, frame: object) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         reason["text"] = "interrupted"
+        reason["signal"] = signum
         stop.set()
 
     handlers = {}
@@ -250,4 +251,6 @@ def run_single_process(description: LaunchDescription, *, duration: float | None
         rclpy.try_shutdown()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+    if code == 0 and reason.get("signal"):
+        return 128 + int(reason["signal"])  # interrupted: non-zero, as a shell reports it
     return code
