@@ -27,8 +27,10 @@ PEER = textwrap.dedent("""
     while time.time() < deadline and len(heard) < 2:
         pub.publish(String(data=sys.argv[1]))
         rclpy.spin_once(node, timeout_sec=0.05)
-    for _ in range(20):  # keep answering so the other peer hears us too
+    linger = time.time() + 2.0  # keep answering so the other peer hears us too
+    while time.time() < linger:
         pub.publish(String(data=sys.argv[1])); rclpy.spin_once(node, timeout_sec=0.05)
+        time.sleep(0.02)
     print(sorted(heard))
 """)
 
