@@ -43,10 +43,11 @@ def main(duration: float = 8.0) -> int:
                 seen["events"] = int(values.get("events", seen["events"]))
                 seen["rendered"] = int(values.get("images", seen["rendered"]))
 
+    # raw: count without deserialising (the monitor must not be the bottleneck)
     node.create_subscription(EventPacket, "/events", lambda _m: seen.__setitem__(
-        "packets", seen["packets"] + 1), EVENTS_QOS)
+        "packets", seen["packets"] + 1), EVENTS_QOS, raw=True)
     node.create_subscription(Image, "/event_image", lambda _m: seen.__setitem__(
-        "images", seen["images"] + 1), SENSOR_QOS)
+        "images", seen["images"] + 1), SENSOR_QOS, raw=True)
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
 
     cmd = [sys.executable, "-m", "neuro_nodes.cli.main", "launch",
@@ -59,10 +60,14 @@ def main(duration: float = 8.0) -> int:
     try:
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task("", total=duration)
+            shown = 0.0
             while launch.poll() is None:
                 rclpy.spin_once(node, timeout_sec=0.1)
-                progress.update(task, completed=min(duration, time.monotonic() - started),
-                                description=f"{seen['packets']} packets, {seen['images']} images")
+                if time.monotonic() - shown > 0.25:  # redraw 4x a second, not per message
+                    shown = time.monotonic()
+                    progress.update(task, completed=min(duration, shown - started),
+                                    description=f"{seen['packets']} packets, "
+                                                f"{seen['images']} images")
     except KeyboardInterrupt:
         launch.wait()
     finally:
