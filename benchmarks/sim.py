@@ -86,8 +86,8 @@ def rtf_bridge(sim_seconds: float, rates: dict[str, float]) -> tuple[float, int]
     try:
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
-        node._in_sim_thread(lambda: node.runner.set_cmd_vel(0.4, 0.6))
-        node._paused.clear()
+        node.sim.call(lambda: node.runner.set_cmd_vel(0.4, 0.6))
+        node.sim.paused.clear()
         while node.runner.time_ns < 200_000_000:
             executor.spin_once(timeout_sec=0.01)
         t0, s0 = time.perf_counter(), node.runner.time_ns

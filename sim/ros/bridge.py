@@ -16,9 +16,6 @@ distance of the scene). Takes ``/cmd_vel`` (mobile_robot) and ``/joint_commands`
 from __future__ import annotations
 
 import dataclasses
-import queue
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,9 +39,9 @@ from neuro_nodes.ros.qos import EVENTS_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QO
 from sim.ros import convert
 from sim.runner import Output, SimRates, SimRunner
 from sim.scenes import SCENES
+from sim.sim_thread import SimThread
 
 OPTICAL = "camera_optical_frame"
-CHUNK_NS = 20_000_000  # sim time per pacing step; emulation overlaps renders in it
 
 # output kind -> (topic, type, QoS)
 TOPICS: dict[str, tuple[str, type, Any]] = {
@@ -116,13 +113,6 @@ class SimBridgeNode(NeuroNode[SimBridgeParams]):
         p = self.params
         p.overrides()  # a malformed scene_params fails here, with its reason
         self._tap = tap
-        self._lock = threading.Lock()  # guards MjData between the sim thread and callbacks
-        self._requests: queue.Queue[tuple[Callable[[], Any], list, threading.Event]] = (
-            queue.Queue())
-        self._paused = threading.Event()
-        self.finished = threading.Event()  # set when sim time reached `duration`
-        if p.start_paused:
-            self._paused.set()
         self._pubs = {k: self.create_publisher(t, topic, q) for k, (topic, t, q) in
                       TOPICS.items()}
         self.create_subscription(Twist, "/cmd_vel", self._on_cmd_vel, 10)
@@ -131,17 +121,12 @@ class SimBridgeNode(NeuroNode[SimBridgeParams]):
         self.create_service(SetBool, "~/pause", self._on_pause)
         self.create_service(StepSimulation, "~/step", self._on_step)
         self.create_service(QueryDistance, "/ground_truth/query_distance", self._on_query)
-        # GL contexts belong to the thread that made them: the sim thread creates, uses and
-        # closes the runner; services hand it work through self._requests.
-        self.runner: SimRunner | None = None
-        self._ready = threading.Event()
-        self._startup_error: Exception | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._startup_error is not None:
-            raise self._startup_error
+        self.sim = SimThread(self._make_runner, self._publish,
+                             rtf=lambda: self.params.real_time_factor,
+                             end_ns=lambda: round(self.params.duration * 1e9),
+                             on_error=self._on_sim_error, paused=p.start_paused)
+        self.runner = self.sim.runner
+        self.finished = self.sim.finished
         self._publish_static()
         self.get_logger().info(f"simulating {p.scene} at real-time factor "
                                f"{p.real_time_factor or 'max'}")
@@ -149,7 +134,7 @@ class SimBridgeNode(NeuroNode[SimBridgeParams]):
     def on_params_changed(self, old: SimBridgeParams, new: SimBridgeParams) -> None:
         names = [f.name for f in dataclasses.fields(SimRates)]
         if any(getattr(old, n) != getattr(new, n) for n in names):
-            with self._lock:
+            with self.sim.lock:
                 self.runner.set_rates(SimRates(**{n: getattr(new, n) for n in names}))
 
     # -- publishing ---------------------------------------------------------------------
@@ -214,117 +199,44 @@ class SimBridgeNode(NeuroNode[SimBridgeParams]):
         return SimRunner(p.scene, p.overrides(), rates=rates, width=p.width, height=p.height,
                          event_preset=p.event_preset, seed=p.seed)
 
-    def _run(self) -> None:
-        try:
-            self.runner = self._make_runner()
-        except Exception as err:
-            self._startup_error = err
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            self._loop()
-        except Exception as err:  # keep serving diagnostics and services; say what broke
-            self.health.error("simulation_failed", f"{type(err).__name__}: {err}")
-            self.get_logger().error(f"simulation stopped: {type(err).__name__}: {err}")
-        finally:
-            self.runner.close()
-
-    def _serve_requests(self) -> None:
-        while True:
-            try:
-                work, result, done = self._requests.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                result.append(work())
-            except Exception as err:  # reported to the caller
-                result.append(err)
-            done.set()
-
-    def _in_sim_thread(self, work: Callable[[], Any], timeout: float = 30.0) -> Any:
-        result: list = []
-        done = threading.Event()
-        self._requests.put((work, result, done))
-        if not done.wait(timeout) or not result:
-            raise TimeoutError("the simulation thread did not answer")
-        if isinstance(result[0], Exception):
-            raise result[0]
-        return result[0]
-
-    def _loop(self) -> None:
-        origin: tuple[float, int] | None = None
-        while not self._stop.is_set():
-            self._serve_requests()
-            if self._paused.is_set():
-                origin = None
-                self._stop.wait(0.01)
-                continue
-            started = time.perf_counter()
-            until = self.runner.time_ns + CHUNK_NS
-            end_ns = round(self.params.duration * 1e9)
-            if end_ns:
-                if self.runner.time_ns >= end_ns:
-                    self._paused.set()
-                    self.finished.set()
-                    continue
-                until = min(until, end_ns)
-            with self._lock:
-                outs = self.runner.advance(until)
-            for out in outs:
-                self._publish(out)
-            self.stamp_latency(started)
-            rtf = self.params.real_time_factor
-            if rtf > 0:
-                now = time.monotonic()
-                if origin is None:
-                    origin = (now, self.runner.time_ns)
-                due = origin[0] + (self.runner.time_ns - origin[1]) * 1e-9 / rtf
-                if due > now:
-                    self._stop.wait(due - now)
-                elif now - due > 1.0:  # far behind: don't try to catch up in a burst
-                    origin = None
+    def _on_sim_error(self, err: Exception) -> None:
+        self.health.error("simulation_failed", f"{type(err).__name__}: {err}")
+        self.get_logger().error(f"simulation stopped: {type(err).__name__}: {err}")
 
     # -- commands and services ------------------------------------------------------------
     def _on_cmd_vel(self, msg: Twist) -> None:
         try:
-            with self._lock:
+            with self.sim.lock:
                 self.runner.set_cmd_vel(msg.linear.x, msg.angular.z)
         except ValueError as err:
             self.health.error("bad_command", str(err))
 
     def _on_joints(self, msg: Float64MultiArray) -> None:
         try:
-            with self._lock:
+            with self.sim.lock:
                 self.runner.set_joint_commands(np.asarray(msg.data, dtype=float))
         except ValueError as err:
             self.health.error("bad_command", str(err))
 
     def _on_reset(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
-        self._in_sim_thread(self.runner.reset)
+        self.sim.call(self.runner.reset)
         self._publish_static()
         res.success, res.message = True, "reset"
         return res
 
     def _on_pause(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        (self._paused.set if req.data else self._paused.clear)()
+        (self.sim.paused.set if req.data else self.sim.paused.clear)()
         res.success, res.message = True, "paused" if req.data else "running"
         return res
 
     def _on_step(self, req: StepSimulation.Request,
                  res: StepSimulation.Response) -> StepSimulation.Response:
-        if not self._paused.is_set():
+        if not self.sim.paused.is_set():
             res.success, res.message = False, "pause the simulation before stepping it"
             return res
-        dt_ns = round(self.runner.world.timestep * 1e9)
-
-        def step() -> None:
-            for out in self.runner.advance(self.runner.time_ns + req.steps * dt_ns):
-                self._publish(out)
-
-        self._in_sim_thread(step)
+        t_ns = self.sim.step(req.steps)
         res.success, res.message = True, f"stepped {req.steps}"
-        res.sim_time = convert.stamp(self.runner.time_ns)
+        res.sim_time = convert.stamp(t_ns)
         return res
 
     def _on_query(self, req: QueryDistance.Request,
@@ -333,8 +245,7 @@ class SimBridgeNode(NeuroNode[SimBridgeParams]):
             res.success, res.message = False, f"frame '{req.frame_id}' unsupported: use map"
             return res
         points = np.array([[p.x, p.y, p.z] for p in req.points], dtype=float).reshape(-1, 3)
-        dist, grad = self._in_sim_thread(
-            lambda: self.runner.sdf().distance_and_gradient(points))
+        dist, grad = self.sim.call(lambda: self.runner.sdf().distance_and_gradient(points))
         res.success, res.message = True, ""
         res.distances = dist.astype(np.float32).tolist()
         res.gradients = [Vector3(x=float(g[0]), y=float(g[1]), z=float(g[2])) for g in grad]
@@ -342,9 +253,8 @@ class SimBridgeNode(NeuroNode[SimBridgeParams]):
         return res
 
     def destroy_node(self) -> None:
-        if hasattr(self, "_thread"):
-            self._stop.set()
-            self._thread.join(timeout=10.0)
+        if hasattr(self, "sim"):
+            self.sim.stop()
         super().destroy_node()
 
 
