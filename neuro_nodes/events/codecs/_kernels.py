@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import numba
+import numpy as np
 
 F = TypeVar("F", bound=Callable)
 
@@ -40,3 +41,23 @@ def jit(fn: F) -> F:
 
 
 _warned = False
+
+
+@jit
+def drop_outside(t, x, y, p, k, width, height):  # pragma: no cover - compiled
+    """Drop decoded events ``[:k]`` outside ``width`` x ``height`` in place; return the new
+    count and how many were dropped (one branch-free pass to find them, compaction if any)."""
+    outside = 0
+    for i in range(k):
+        outside += np.int64(x[i] >= width) | np.int64(y[i] >= height)
+    if outside:
+        j = 0
+        for i in range(k):
+            if x[i] < width and y[i] < height:
+                t[j] = t[i]
+                x[j] = x[i]
+                y[j] = y[i]
+                p[j] = p[i]
+                j += 1
+        k = j
+    return k, outside

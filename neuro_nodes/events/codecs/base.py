@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -105,6 +106,44 @@ def as_words(data: np.ndarray, dtype: str) -> np.ndarray:
     if data.ctypes.data % size:
         data = data.copy()
     return data.view(dtype)
+
+
+NO_TRIGGERS = TriggerArray.empty()
+_NO_TRIGGER_ROWS = np.empty((3, 0), np.int64)
+
+
+def output_buffers(n: int, n_triggers: int = 0) -> tuple[np.ndarray, ...]:
+    """Columns a decoding kernel fills: t, x, y, p for ``n`` events, (t, id, value) rows
+    for ``n_triggers`` triggers."""
+    trig = np.empty((3, n_triggers), np.int64) if n_triggers else _NO_TRIGGER_ROWS
+    return (np.empty(n, np.int64), np.empty(n, np.uint16), np.empty(n, np.uint16),
+            np.empty(n, np.uint8), trig)
+
+
+def wrap_output(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, k: int,
+                trig: np.ndarray, kt: int, width: int,
+                height: int) -> tuple[EventArray, TriggerArray]:
+    """The first ``k`` events and ``kt`` triggers a kernel wrote, as arrays."""
+    if k < t.size:  # room left over: vector pixels without events, events dropped
+        t, x, y, p = t[:k], x[:k], y[:k], p[:k]
+    events = EventArray.unchecked(t, x, y, p, width, height)
+    if not kt:
+        return events, NO_TRIGGERS
+    return events, TriggerArray.unchecked(trig[0, :kt].copy(), trig[1, :kt].astype(np.uint8),
+                                          trig[2, :kt].astype(np.uint8))
+
+
+def decode_in_chunks(
+    data: np.ndarray, step: int,
+    decode: Callable[[np.ndarray], tuple[EventArray, TriggerArray, int]],
+) -> tuple[EventArray, TriggerArray, int]:
+    """``decode`` over pieces of at most ``step`` bytes (bounds the output buffers)."""
+    if data.size <= step:
+        return decode(data)
+    parts = [decode(data[i : i + step]) for i in range(0, data.size, step)]
+    return (EventArray.concatenate([e for e, _, _ in parts]),
+            TriggerArray.concatenate([tr for _, tr, _ in parts]),
+            sum(err for _, _, err in parts))
 
 
 class StreamDecoder(ABC):

@@ -12,7 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from neuro_nodes.events.codecs._kernels import jit
-from neuro_nodes.events.codecs.base import CodecError, StreamDecoder, check_geometry
+from neuro_nodes.events.codecs.base import (
+    NO_TRIGGERS,
+    CodecError,
+    StreamDecoder,
+    check_geometry,
+    decode_in_chunks,
+    output_buffers,
+    wrap_output,
+)
 from neuro_nodes.events.event_array import EventArray
 from neuro_nodes.events.trigger_array import TriggerArray
 
@@ -27,8 +35,6 @@ _HIGH_STEP = 1 << (_HIGH_BITS - 1)  # largest TIME_HIGH step the encoder writes
 
 # decoder state carried between payloads and the decoder's settings (see ``_decode_words``)
 _EPOCH, _HIGH, _WIDTH, _HEIGHT, _TOL = range(5)
-_NO_TRIGGERS = TriggerArray.empty()
-_NO_TRIGGER_ROWS = np.empty((3, 0), np.int64)
 _NO_BYTES = np.empty(0, np.uint8)
 _NO_ORDER = np.empty(0, np.intp)
 
@@ -143,33 +149,13 @@ class Evt2Decoder(StreamDecoder):
             self._tail = _NO_BYTES
         if data.size & 3:
             self._tail = data[data.size // 4 * 4 :].copy()
-        step = 4 * CHUNK_WORDS
-        if data.size <= step:
-            return self._decode_words(data)
-        parts = [self._decode_words(data[i : i + step]) for i in range(0, data.size, step)]
-        return (
-            EventArray.concatenate([e for e, _, _ in parts]),
-            TriggerArray.concatenate([tr for _, tr, _ in parts]),
-            sum(err for _, _, err in parts),
-        )
+        return decode_in_chunks(data, 4 * CHUNK_WORDS, self._decode_words)
 
     def _decode_words(self, data: np.ndarray) -> tuple[EventArray, TriggerArray, int]:
         n, n_trig = _count(data)
-        t = np.empty(n, np.int64)
-        x = np.empty(n, np.uint16)
-        y = np.empty(n, np.uint16)
-        p = np.empty(n, np.uint8)
-        trig = np.empty((3, n_trig), np.int64) if n_trig else _NO_TRIGGER_ROWS
+        t, x, y, p, trig = output_buffers(n, n_trig)
         k, kt, errors = _decode_words(data, self._state, t, x, y, p, trig)
-        if k < n:  # events dropped (before the first TIME_HIGH, outside the sensor)
-            t, x, y, p = t[:k], x[:k], y[:k], p[:k]
-        events = EventArray.unchecked(t, x, y, p, self.width, self.height)
-        if not kt:
-            return events, _NO_TRIGGERS, errors
-        triggers = TriggerArray.unchecked(
-            trig[0, :kt].copy(), trig[1, :kt].astype(np.uint8), trig[2, :kt].astype(np.uint8)
-        )
-        return events, triggers, errors
+        return (*wrap_output(t, x, y, p, k, trig, kt, self.width, self.height), errors)
 
 
 @jit
@@ -263,7 +249,7 @@ class Evt2Encoder:
                 f"events of a {events.width}x{events.height} sensor given to a "
                 f"{self.width}x{self.height} encoder"
             )
-        tr = _NO_TRIGGERS if triggers is None else triggers
+        tr = NO_TRIGGERS if triggers is None else triggers
         if len(tr) and int(tr.id.max()) > 0x1F:
             raise CodecError("EVT 2.0 trigger ids are 5 bits (0..31)")
         n_units = len(events) + len(tr)

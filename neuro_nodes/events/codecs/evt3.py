@@ -15,8 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuro_nodes.events.codecs._kernels import jit
-from neuro_nodes.events.codecs.base import CodecError, StreamDecoder, check_geometry
+from neuro_nodes.events.codecs._kernels import drop_outside, jit
+from neuro_nodes.events.codecs.base import (
+    NO_TRIGGERS,
+    CodecError,
+    StreamDecoder,
+    check_geometry,
+    decode_in_chunks,
+    output_buffers,
+    wrap_output,
+)
 from neuro_nodes.events.event_array import EventArray
 from neuro_nodes.events.trigger_array import TriggerArray
 
@@ -38,8 +46,6 @@ _HIGH_STEP = 1 << 11
 # decoder's settings, kept in the same array to keep kernel calls short
 _Y, _LOW, _EPOCH, _HIGH, _BASE, _POL, _MAX_X, _HEIGHT, _TOL = range(9)
 _COMMON = 1 << ADDR_X | 1 << ADDR_Y | 1 << TIME_LOW  # the word types of most words
-_NO_TRIGGERS = TriggerArray.empty()
-_NO_TRIGGER_ROWS = np.empty((3, 0), np.int64)
 _NEEDS_LEXSORT = -1  # what ``_prepare`` answers when it found no order
 
 
@@ -172,22 +178,7 @@ def _decode_words(
     state[_HIGH] = high
     state[_BASE] = base
     state[_POL] = pol
-    # events outside the sensor: one branch-free pass to find them, compaction if any
-    max_x = state[_MAX_X]
-    height = state[_HEIGHT]
-    outside = 0
-    for i in range(k):
-        outside += np.int64(x[i] >= max_x) | np.int64(y[i] >= height)
-    if outside:
-        j = 0
-        for i in range(k):
-            if x[i] < max_x and y[i] < height:
-                t[j] = t[i]
-                x[j] = x[i]
-                y[j] = y[i]
-                p[j] = p[i]
-                j += 1
-        k = j
+    k, outside = drop_outside(t, x, y, p, k, state[_MAX_X], state[_HEIGHT])
     return k, kt, errors + outside
 
 
@@ -235,33 +226,13 @@ class Evt3Decoder(StreamDecoder):
             self._tail = -1
         if data.size & 1:
             self._tail = int(data[-1])
-        step = 2 * CHUNK_WORDS
-        if data.size <= step:
-            return self._decode_words(data)
-        parts = [self._decode_words(data[i : i + step]) for i in range(0, data.size, step)]
-        return (
-            EventArray.concatenate([e for e, _, _ in parts]),
-            TriggerArray.concatenate([tr for _, tr, _ in parts]),
-            sum(err for _, _, err in parts),
-        )
+        return decode_in_chunks(data, 2 * CHUNK_WORDS, self._decode_words)
 
     def _decode_words(self, data: np.ndarray) -> tuple[EventArray, TriggerArray, int]:
         n, n_trig = _count(data)
-        t = np.empty(n, np.int64)
-        x = np.empty(n, np.uint16)
-        y = np.empty(n, np.uint16)
-        p = np.empty(n, np.uint8)
-        trig = np.empty((3, n_trig), np.int64) if n_trig else _NO_TRIGGER_ROWS
+        t, x, y, p, trig = output_buffers(n, n_trig)
         k, kt, errors = _decode_words(data, self._state, t, x, y, p, trig)
-        if k < n:  # room left over: vector pixels without events, events dropped
-            t, x, y, p = t[:k], x[:k], y[:k], p[:k]
-        events = EventArray.unchecked(t, x, y, p, self.width, self.height)
-        if not kt:
-            return events, _NO_TRIGGERS, errors
-        triggers = TriggerArray.unchecked(
-            trig[0, :kt].copy(), trig[1, :kt].astype(np.uint8), trig[2, :kt].astype(np.uint8)
-        )
-        return events, triggers, errors
+        return (*wrap_output(t, x, y, p, k, trig, kt, self.width, self.height), errors)
 
 
 # encoder state carried between packets: TIME_HIGH ticks (unwrapped; -1: a new stream),
@@ -475,7 +446,7 @@ class Evt3Encoder:
                 f"events of a {events.width}x{events.height} sensor given to a "
                 f"{self.width}x{self.height} encoder"
             )
-        tr = _NO_TRIGGERS if triggers is None else triggers
+        tr = NO_TRIGGERS if triggers is None else triggers
         if len(tr) and int(tr.id.max()) > 0xF:
             raise CodecError("EVT 3.0 trigger ids are 4 bits (0..15)")
         if len(events) + len(tr) == 0:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from neuro_nodes.events.codecs._kernels import jit
-from neuro_nodes.events.codecs.base import StreamDecoder
+from neuro_nodes.events.codecs.base import NO_TRIGGERS, StreamDecoder
 from neuro_nodes.events.event_array import EventArray
 from neuro_nodes.events.trigger_array import TriggerArray
 
 _ROLLOVER_US = 1 << 31
-_NO_TRIGGERS = TriggerArray.empty()
+
 
 
 @jit
@@ -85,4 +85,4 @@ class LibcaerDecoder(StreamDecoder):
         if k < n:  # events skipped or dropped
             t, x, y, p = t[:k], x[:k], y[:k], p[:k]
         events = EventArray.unchecked(t, x, y, p, self.width, self.height)
-        return events, _NO_TRIGGERS, errors + (data.size % 8 != 0)
+        return events, NO_TRIGGERS, errors + (data.size % 8 != 0)

@@ -12,8 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuro_nodes.events.codecs._kernels import jit
-from neuro_nodes.events.codecs.base import StreamDecoder
+from neuro_nodes.events.codecs._kernels import drop_outside, jit
+from neuro_nodes.events.codecs.base import (
+    StreamDecoder,
+    decode_in_chunks,
+    output_buffers,
+    wrap_output,
+)
 from neuro_nodes.events.event_array import EventArray
 from neuro_nodes.events.trigger_array import TriggerArray
 
@@ -25,7 +30,6 @@ CHUNK_WORDS = 1 << 21
 # decoder state carried between payloads, the clock of the payload being decoded, and the
 # decoder's settings (see ``_decode_words``)
 _X, _BASE, _POL, _TIME, _WIDTH, _HEIGHT = range(6)
-_NO_TRIGGERS = TriggerArray.empty()
 
 
 @jit
@@ -113,22 +117,7 @@ def _decode_words(
     state[_BASE] = base
     state[_POL] = pol
     state[_TIME] = time
-    # events outside the sensor: one branch-free pass to find them, compaction if any
-    width = state[_WIDTH]
-    height = state[_HEIGHT]
-    outside = 0
-    for i in range(k):
-        outside += np.int64(x[i] >= width) | np.int64(y[i] >= height)
-    if outside:
-        j = 0
-        for i in range(k):
-            if x[i] < width and y[i] < height:
-                t[j] = t[i]
-                x[j] = x[i]
-                y[j] = y[i]
-                p[j] = p[i]
-                j += 1
-        k = j
+    k, outside = drop_outside(t, x, y, p, k, state[_WIDTH], state[_HEIGHT])
     return k, errors + outside
 
 
@@ -153,25 +142,12 @@ class LibcaerCmpDecoder(StreamDecoder):
 
     def _decode(self, data: np.ndarray, time_base: int) -> tuple[EventArray, TriggerArray, int]:
         self._state[_TIME] = 0  # the clock restarts with every packet
-        step = 2 * CHUNK_WORDS
-        if data.size <= step:
-            events, errors = self._decode_words(data, time_base)
-            return events, _NO_TRIGGERS, errors
-        parts = [self._decode_words(data[i : i + step], time_base)
-                 for i in range(0, data.size, step)]
-        return (
-            EventArray.concatenate([e for e, _ in parts]),
-            _NO_TRIGGERS,
-            sum(err for _, err in parts),
-        )
+        return decode_in_chunks(data, 2 * CHUNK_WORDS,
+                                lambda words: self._decode_words(words, time_base))
 
-    def _decode_words(self, data: np.ndarray, time_base: int) -> tuple[EventArray, int]:
-        n = _count(data)
-        t = np.empty(n, np.int64)
-        x = np.empty(n, np.uint16)
-        y = np.empty(n, np.uint16)
-        p = np.empty(n, np.uint8)
+    def _decode_words(self, data: np.ndarray,
+                      time_base: int) -> tuple[EventArray, TriggerArray, int]:
+        t, x, y, p, trig = output_buffers(_count(data))
         k, errors = _decode_words(data, self._state, time_base, t, x, y, p)
-        if k < n:  # room left over: vector pixels without events, events dropped
-            t, x, y, p = t[:k], x[:k], y[:k], p[:k]
-        return EventArray.unchecked(t, x, y, p, self.width, self.height), errors + (data.size & 1)
+        events, triggers = wrap_output(t, x, y, p, k, trig, 0, self.width, self.height)
+        return events, triggers, errors + (data.size & 1)
