@@ -22,12 +22,12 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
-import torch
 from torch import Tensor
 
 from neuro_nodes.core.params import param
 
-from .base import NeuronCell, Tensorish, initial, require_positive
+from .base import NeuronCell, Tensorish, require_positive
+from .cuba_li import cuba_li_step
 from .lif import RESETS, fire_and_reset
 from .surrogate import SURROGATES
 
@@ -58,15 +58,11 @@ class CubaLIFState(NamedTuple):
 def cuba_lif_step(
     x: Tensor, state: CubaLIFState | None, p: CubaLIFParameters, dt: float
 ) -> tuple[Tensor, CubaLIFState]:
-    """One forward-Euler step of length ``dt`` (s): spikes ``z`` and the new state."""
-    if state is None:
-        i, v = torch.zeros_like(x), initial(x, p.v_leak)
-    else:
-        i, v = state
-    if p.sltt:
-        i, v = i.detach(), v.detach()
-    i = i + dt / p.tau_syn * (p.w_in * x - i)
-    v = v + dt / p.tau_mem * ((p.v_leak - v) + p.r * i)
+    """One forward-Euler step of length ``dt`` (s): spikes ``z`` and the new state.
+
+    Current and membrane integrate as :func:`~neuro_nodes.snn.cuba_li.cuba_li_step`, then
+    the neuron fires and resets."""
+    v, (i, _) = cuba_li_step(x, state, p, dt)
     z, v = fire_and_reset(v, p)
     return z, CubaLIFState(i, v)
 

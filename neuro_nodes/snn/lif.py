@@ -34,6 +34,7 @@ from torch import Tensor
 from neuro_nodes.core.params import param
 
 from .base import NeuronCell, Tensorish, initial, require_positive
+from .li import li_step
 from .surrogate import SURROGATES, spike
 
 RESETS = ("zero", "subtract")
@@ -72,11 +73,10 @@ def fire_and_reset(v: Tensor, p: Any) -> tuple[Tensor, Tensor]:
 def lif_step(
     x: Tensor, state: LIFState | None, p: LIFParameters, dt: float
 ) -> tuple[Tensor, LIFState]:
-    """One forward-Euler step of length ``dt`` (s): returns spikes ``z`` and the new state."""
-    v = initial(x, p.v_leak) if state is None else state.v
-    if p.sltt:
-        v = v.detach()
-    v = v + dt / p.tau_mem * ((p.v_leak - v) + p.r * x)
+    """One forward-Euler step of length ``dt`` (s): returns spikes ``z`` and the new state.
+
+    The membrane integrates as :func:`~neuro_nodes.snn.li.li_step`, then fires and resets."""
+    v, _ = li_step(x, state, p, dt)
     z, v = fire_and_reset(v, p)
     return z, LIFState(v)
 
