@@ -35,51 +35,47 @@ def _heaviside(x: Tensor) -> Tensor:
     return (x > 0).to(x.dtype)
 
 
-class ATanSpike(torch.autograd.Function):
+class _SurrogateSpike(torch.autograd.Function):
+    """H(x) forward; ``derivative(x, α)`` stands in for the Dirac delta backward."""
+
+    @staticmethod
+    def derivative(x: Tensor, alpha: float) -> Tensor:
+        raise NotImplementedError
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, alpha: float) -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return _heaviside(x)
+
+    @classmethod
+    def backward(cls, ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (x,) = ctx.saved_tensors
+        return grad * cls.derivative(x, ctx.alpha).to(grad.dtype), None
+
+
+class ATanSpike(_SurrogateSpike):
     """H(x) forward; (α/2)/(1 + (π/2·α·x)²) backward."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, alpha: float) -> Tensor:
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        return _heaviside(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        (x,) = ctx.saved_tensors
-        a = ctx.alpha
-        return grad * (a / 2) / (1 + (math.pi / 2 * a * x) ** 2), None
+    def derivative(x: Tensor, alpha: float) -> Tensor:
+        return (alpha / 2) / (1 + (math.pi / 2 * alpha * x) ** 2)
 
 
-class FastSigmoidSpike(torch.autograd.Function):
+class FastSigmoidSpike(_SurrogateSpike):
     """H(x) forward; 1/(1 + α|x|)² backward (SuperSpike)."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, alpha: float) -> Tensor:
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        return _heaviside(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        (x,) = ctx.saved_tensors
-        return grad / (1 + ctx.alpha * x.abs()) ** 2, None
+    def derivative(x: Tensor, alpha: float) -> Tensor:
+        return 1 / (1 + alpha * x.abs()) ** 2
 
 
-class RectangularSpike(torch.autograd.Function):
+class RectangularSpike(_SurrogateSpike):
     """H(x) forward; α·1[|x| < 1/(2α)] backward."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, alpha: float) -> Tensor:
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        return _heaviside(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        (x,) = ctx.saved_tensors
-        a = ctx.alpha
-        return grad * a * (x.abs() < 1 / (2 * a)).to(grad.dtype), None
+    def derivative(x: Tensor, alpha: float) -> Tensor:
+        return alpha * (x.abs() < 1 / (2 * alpha)).to(x.dtype)
 
 
 SURROGATES: dict[str, type[torch.autograd.Function]] = {
