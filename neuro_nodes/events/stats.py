@@ -35,8 +35,8 @@ class EventStats:
         self.errors += errors
         self.width, self.height = events.width, events.height
         if triggers is not None and len(triggers):
-            self.trigger_rise += triggers.rising_count()
-            self.trigger_fall += triggers.falling_count()
+            self.trigger_rise += triggers.rising_count  # properties, not methods
+            self.trigger_fall += triggers.falling_count
         if not len(events):
             return
         self.events += len(events)
