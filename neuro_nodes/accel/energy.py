@@ -125,14 +125,37 @@ def get_profile(profile: str | ChipProfile) -> ChipProfile:
         raise ValueError(f"unknown chip profile {profile!r}; known: {sorted(PROFILES)}") from None
 
 
+def missing_figure(profile: str | ChipProfile) -> str | None:
+    """Why ``profile`` cannot give an estimate (a constant without a source), or None."""
+    p = get_profile(profile)
+    if p.e_sop_j is None:
+        return f"profile '{p.name}': no energy per synaptic operation ({p.e_sop_source})"
+    if p.e_mac_j is None:
+        return f"profile '{p.name}': no energy per MAC ({p.e_mac_source})"
+    return None
+
+
+def no_figure(counters: Counters, profile: str | ChipProfile) -> EnergyEstimate:
+    """The estimate of a profile that lacks a figure: every energy NaN ("no figure", never a
+    made-up 0), the counters kept, and the reason under ``sources['missing']``."""
+    p = get_profile(profile)
+    reason = missing_figure(p)
+    if reason is None:
+        raise ValueError(f"profile '{p.name}' has every figure: use estimate()")
+    nan = float("nan")
+    return EnergyEstimate(
+        profile=p.name, total_j=nan, per_layer=dict.fromkeys(counters.layers, nan),
+        sops=counters.sops, macs=counters.macs, dense_equivalent_j=nan, neuron_updates_j=nan,
+        sources={"sop": p.e_sop_source, "mac": p.e_mac_source, "neuron": p.e_neuron_source,
+                 "missing": reason})
+
+
 def estimate(counters: Counters, profile: str | ChipProfile) -> EnergyEstimate:
     """The energy of the counted window on ``profile`` (see the module docstring)."""
     p = get_profile(profile)
-    if p.e_sop_j is None:
-        raise EnergyUnavailable(f"profile '{p.name}': no energy per synaptic operation "
-                                f"({p.e_sop_source})")
-    if p.e_mac_j is None:
-        raise EnergyUnavailable(f"profile '{p.name}': no energy per MAC ({p.e_mac_source})")
+    reason = missing_figure(p)
+    if reason is not None:
+        raise EnergyUnavailable(reason)
     e_neuron = p.e_neuron_j or 0.0
     per_layer = {
         name: p.e_sop_j * c.sops + p.e_mac_j * c.macs + e_neuron * c.neuron_updates

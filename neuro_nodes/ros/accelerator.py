@@ -9,6 +9,14 @@ model listens on ``/accel/<model>/input`` (std_msgs/Float32MultiArray, one time 
 ``[B, ...]``, shape in ``layout.dim``) and answers on ``/accel/<model>/output`` with its
 state kept between steps. ``/accel/energy`` (neuro_interfaces/EnergyReport) publishes,
 per model, the counters and energy of the last window on the ``profile`` chip.
+
+Bad input never stops the node: a ``model_dir`` that is missing or not a directory is
+refused at start-up (exit 1); an input with NaN or Inf is refused with its reason (Infer:
+``success=false``; streaming: counted) and counted as ``non_finite_input``; a profile
+without a sourced figure (``speck``) keeps serving with NaN energies ("no figure") and says
+so on /diagnostics and in the Infer message; a served file replaced by a broken one keeps
+serving the last good version and says so (/diagnostics WARN naming file and error, Infer
+message), until the file loads again.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +33,7 @@ from neuro_interfaces.msg import EnergyReport, LayerStats
 from neuro_interfaces.srv import Infer
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension
 
-from neuro_nodes.accel.energy import PROFILES, estimate
+from neuro_nodes.accel.energy import PROFILES, estimate, missing_figure, no_figure
 from neuro_nodes.accel.errors import AccelError
 from neuro_nodes.accel.registry import ModelRegistry
 from neuro_nodes.accel.report_window import ReportWindow
@@ -59,6 +68,20 @@ def to_array(msg: Float32MultiArray) -> np.ndarray:
     return np.asarray(msg.data, dtype=np.float32).reshape(shape)
 
 
+class NonFiniteInput(ValueError):
+    """An input tensor holds NaN or Inf: a network would turn it into silent garbage."""
+
+
+def check_finite(x: np.ndarray) -> np.ndarray:
+    """``x`` if every value is finite; NonFiniteInput saying how many are NaN/Inf and where."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = np.unravel_index(int(np.argmax(bad)), x.shape)
+        raise NonFiniteInput(f"input: {int(bad.sum())} of {x.size} values are NaN or Inf "
+                         f"(first at index {list(map(int, first))}, {x[first]})")
+    return x
+
+
 def from_array(a: np.ndarray) -> Float32MultiArray:
     msg = Float32MultiArray(data=a.astype(np.float32).ravel().tolist())
     stride = int(np.prod(a.shape))
@@ -85,6 +108,12 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__(self.node_name, **node_kwargs)
         p = self.params
+        folder = Path(p.model_dir).expanduser()
+        if not folder.exists():
+            raise ValueError(f"model_dir: {folder}: no such directory")
+        if not folder.is_dir():
+            raise ValueError(f"model_dir: {folder}: not a directory (give the folder of the "
+                             "*.nir files)")
         self.registry = ModelRegistry(p.model_dir, dt=p.dt or None, backend=p.backend,
                                       load=False)
         self._locks: dict[str, threading.Lock] = {}
@@ -92,7 +121,10 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
         self._streams: dict[str, tuple[Any, Any]] = {}
         self._energy_pub = self.create_publisher(EnergyReport, "/accel/energy", RELIABLE_QOS)
         self.create_service(Infer, "/accel/infer", self._on_infer)
+        self._check_profile()
         self._reload()
+        if not len(self.registry):
+            self.get_logger().info(f"no models in {folder} yet: watching it for *.nir files")
         self.create_timer(p.energy_period, self._publish_energy)
         if p.reload_period > 0:
             self.create_timer(p.reload_period, self._reload)
@@ -108,24 +140,63 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
                 self.get_logger().info(f"serving model '{name}'")
         for name in report.removed:
             self.get_logger().info(f"model '{name}' removed")
+        for key in [k for k in self.conditions if k.startswith("model:")]:
+            del self.conditions[key]
+        for name, st in self.registry.status().items():
+            if st["stale"]:  # a broken update: the last good version keeps serving
+                self.conditions[f"model:{name}"] = (
+                    f"{st['path']} failed to load ({st['error']}): serving its last good "
+                    "version")
         served = set(self.registry.names())
         for name in served - set(self._streams):
             self._locks.setdefault(name, threading.Lock())
             self._windows.setdefault(name, ReportWindow())
-            pub = self.create_publisher(Float32MultiArray, f"/accel/{name}/output", 10)
-            sub = self.create_subscription(
-                Float32MultiArray, f"/accel/{name}/input",
-                lambda msg, n=name, out=pub: self._on_step(n, msg, out), 10)
-            self._streams[name] = (sub, pub)
+            self._streams[name] = self._open_stream(name)
         for name in set(self._streams) - served:
             sub, pub = self._streams.pop(name)
-            self.destroy_subscription(sub)
-            self.destroy_publisher(pub)
+            if sub is not None:
+                self.destroy_subscription(sub)
+                self.destroy_publisher(pub)
 
-    def _harvest(self, name: str, model: Any, inferences: int = 0):
-        """Move the model's counters into the report window; return them and their energy."""
+    def _open_stream(self, name: str) -> tuple[Any, Any]:
+        """The streaming topics of ``name``; (None, None) when the file stem is not a valid
+        topic name (the model is still served by /accel/infer)."""
+        try:
+            pub = self.create_publisher(Float32MultiArray, f"/accel/{name}/output", 10)
+        except Exception as err:  # rclpy's InvalidTopicNameException and kin
+            self.health.error("no_stream_topics", f"{name}: {err}")
+            self.get_logger().warning(f"model '{name}': no streaming topics ({err})")
+            return None, None
+        sub = self.create_subscription(
+            Float32MultiArray, f"/accel/{name}/input",
+            lambda msg, n=name, out=pub: self._on_step(n, msg, out), 10)
+        return sub, pub
+
+    def _check_profile(self) -> None:
+        reason = missing_figure(self.params.profile)
+        if reason is None:
+            self.conditions.pop("energy", None)
+        else:
+            self.conditions["energy"] = f"no energy figure: {reason}"
+            self.get_logger().warning(f"energy reports carry NaN (no figure): {reason}")
+
+    def on_params_changed(self, old: AcceleratorParams, new: AcceleratorParams) -> None:
+        if old.profile != new.profile:
+            self._publish_energy(old.profile)  # the window so far, on the profile it ran on
+            self._check_profile()
+
+    def _notes(self, name: str) -> str:
+        """What an Infer answer must say besides its result (stale model, no energy)."""
+        return "; ".join(v for k, v in sorted(self.conditions.items())
+                         if k in (f"model:{name}", "energy"))
+
+    def _harvest(self, name: str, model: Any, inferences: int = 0,
+                 profile: str | None = None):
+        """Move the model's counters into the report window; return them and their energy
+        (NaN where the profile has no figure)."""
         counters = model.counters()
-        energy = estimate(counters, self.params.profile)
+        profile = profile or self.params.profile
+        energy = (no_figure if missing_figure(profile) else estimate)(counters, profile)
         self._windows[name].add(counters, energy, inferences)
         model.reset_counters()
         return counters, energy
@@ -135,8 +206,8 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
         started = time.perf_counter()
         try:
             model = self.registry.get(req.model)
-            x = torch.from_numpy(np.asarray(req.input, dtype=np.float32).reshape(
-                [int(s) for s in req.shape]))
+            x = torch.from_numpy(check_finite(np.asarray(req.input, dtype=np.float32).reshape(
+                [int(s) for s in req.shape])))
             with self._locks[req.model]:
                 self._harvest(req.model, model)  # streamed steps stay in the window
                 if req.reset_state:
@@ -144,11 +215,12 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
                 y = model.run(x)
                 counters, energy = self._harvest(req.model, model, inferences=1)
         except (AccelError, KeyError, ValueError, RuntimeError) as err:
-            self.health.error("bad_request", f"{type(err).__name__}: {err}")
+            reason = "non_finite_input" if isinstance(err, NonFiniteInput) else "bad_request"
+            self.health.error(reason, f"{req.model}: {type(err).__name__}: {err}")
             res.success, res.message = False, str(err)
             return res
         out = (y if isinstance(y, torch.Tensor) else next(iter(y.values()))).numpy()
-        res.success = True
+        res.success, res.message = True, self._notes(req.model)
         res.output, res.shape = out.ravel().tolist(), [int(s) for s in out.shape]
         res.latency_s = time.perf_counter() - started
         res.energy = self._report(req.model, counters.steps, 1, energy.sops, energy.macs,
@@ -163,9 +235,10 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
         try:
             model = self.registry.get(name)
             with self._locks[name]:
-                y = model.step(torch.from_numpy(to_array(msg)))
+                y = model.step(torch.from_numpy(check_finite(to_array(msg))))
         except (AccelError, KeyError, ValueError, RuntimeError) as err:
-            self.health.error("bad_step", f"{name}: {type(err).__name__}: {err}")
+            reason = "non_finite_input" if isinstance(err, NonFiniteInput) else "bad_step"
+            self.health.error(reason, f"/accel/{name}/input: {type(err).__name__}: {err}")
             return
         out = y if isinstance(y, torch.Tensor) else next(iter(y.values()))
         pub.publish(from_array(out.numpy()))
@@ -175,8 +248,9 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
 
     # -- reports ------------------------------------------------------------------------
     def _report(self, name: str, steps: int, inferences: int, sops: int, macs: int,
-                energy_j: float, dense_j: float, layers: dict) -> EnergyReport:
-        msg = EnergyReport(model=name, profile=self.params.profile, time_steps=steps,
+                energy_j: float, dense_j: float, layers: dict,
+                profile: str | None = None) -> EnergyReport:
+        msg = EnergyReport(model=name, profile=profile or self.params.profile, time_steps=steps,
                            inferences=inferences, synaptic_ops=sops, macs=macs,
                            energy_j=energy_j, dense_energy_j=dense_j)
         msg.header.stamp = self.get_clock().now().to_msg()
@@ -185,15 +259,15 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
                                  memory_bytes=t.memory_bytes) for n, t in layers.items()]
         return msg
 
-    def _publish_energy(self) -> None:
+    def _publish_energy(self, profile: str | None = None) -> None:
         for name in self.registry.names():
             with self._locks[name]:
-                self._harvest(name, self.registry.get(name))
+                self._harvest(name, self.registry.get(name), profile=profile)
                 w, self._windows[name] = self._windows[name], ReportWindow()
             if w.time_steps:
                 self._energy_pub.publish(self._report(
                     name, w.time_steps, w.inferences, w.sops, w.macs, w.energy_j,
-                    w.dense_energy_j, w.layers))
+                    w.dense_energy_j, w.layers, profile))
 
 
 NODE_CLASS = AcceleratorNode

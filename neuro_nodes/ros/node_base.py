@@ -44,7 +44,9 @@ class NeuroNode(Node, Generic[P]):
         super().__init__(name, **node_kwargs)
         self.params: P = declare_parameters(self, self.params_type)
         self.health = Health()
-        self._diagnostics = DiagnosticsPublisher(self, self.health)
+        # What is wrong right now (key -> reason); /diagnostics WARNs while it is non-empty.
+        self.conditions: dict[str, str] = {}
+        self._diagnostics = DiagnosticsPublisher(self, self.health, conditions=self.conditions)
         self._pending: P | None = None
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._commit_parameters)
