@@ -120,6 +120,7 @@ class Evt2Decoder(StreamDecoder):
     """
 
     encoding = "evt2"
+    joins_payloads = True
 
     def __init__(self, width: int, height: int, wrap_tolerance: int = 0) -> None:
         super().__init__(width, height)

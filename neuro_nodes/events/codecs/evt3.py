@@ -198,6 +198,7 @@ class Evt3Decoder(StreamDecoder):
     """
 
     encoding = "evt3"
+    joins_payloads = True
 
     def __init__(self, width: int, height: int, wrap_tolerance: int = 10) -> None:
         super().__init__(width, height)
