@@ -32,10 +32,11 @@ def render_polarity(x: np.ndarray, y: np.ndarray, p: np.ndarray, width: int, hei
     flat = y.astype(np.int64) * width + x.astype(np.int64)
     on = np.bincount(flat[p > 0], minlength=width * height)
     total = np.bincount(flat, minlength=width * height)
-    image = np.empty((width * height, 3), dtype=np.float32)
-    image[:] = params.background
+    # uint8 frame; colours are computed in float only for the pixels that have events
+    image = np.empty((width * height, 3), dtype=np.uint8)
+    image[:] = np.asarray(params.background, np.float32).round().astype(np.uint8)
     hit = total > 0
     share_on = (on[hit] / total[hit])[:, None].astype(np.float32)
-    image[hit] = share_on * np.asarray(params.on_color, np.float32) + (1.0 - share_on) * np.asarray(
-        params.off_color, np.float32)
-    return image.reshape(height, width, 3).round().astype(np.uint8)
+    image[hit] = (share_on * np.asarray(params.on_color, np.float32) + (1.0 - share_on)
+                  * np.asarray(params.off_color, np.float32)).round().astype(np.uint8)
+    return image.reshape(height, width, 3)

@@ -2,7 +2,10 @@
 
 Decodes every packet (evt3, evt2, libcaer, mono) and draws the events since the
 last frame, ON and OFF in their colours, for RViz and Foxglove. Packets it cannot
-decode are counted by reason on /diagnostics; the node keeps running.
+decode are counted by reason on /diagnostics; the node keeps running. So are packets
+whose size would need a frame above ``max_frame_pixels`` (a corrupt or hostile header
+such as 65536x65536 asks for a 12 GiB image): they are dropped before anything is
+allocated and the previous geometry keeps rendering.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from neuro_nodes.ros.qos import EVENTS_QOS, SENSOR_QOS
 @dataclasses.dataclass(frozen=True)
 class EventRendererParams(RenderParams):
     fps: float = param(25.0, "Images per second", min=1.0, max=200.0, read_only=True)
+    # 2048x2048 covers every event sensor sold (1280x720 IMX636, 1280x960 DVS-Gen4) and full
+    # HD; about 20 bytes a pixel are needed per frame.
+    max_frame_pixels: int = param(
+        2048 * 2048, "Largest frame (width x height) rendered; bigger packets are counted "
+        "as error frame_too_large and dropped", min=1, max=1 << 28, read_only=True)
 
 
 class EventRendererNode(NeuroNode[EventRendererParams]):
@@ -53,12 +61,18 @@ class EventRendererNode(NeuroNode[EventRendererParams]):
         self.health.count("packets")
         key = (msg.encoding, msg.width, msg.height)
         if key != self._key:
+            pixels = int(msg.width) * int(msg.height)
+            if pixels > self.params.max_frame_pixels:
+                self.health.error("frame_too_large", f"{msg.width}x{msg.height} = {pixels} "
+                                  f"pixels > max_frame_pixels {self.params.max_frame_pixels}")
+                return
             try:
                 self._decoder = make_decoder(msg.encoding, msg.width, msg.height)
             except (CodecError, ValueError) as err:
                 self.health.error("undecodable_packet", str(err))
                 return
             self._key = key
+            self._chunks = []  # events of another geometry do not fit this frame
         try:
             result = self._decoder.decode(bytes(msg.events), msg.time_base)
         except Exception as err:  # a decoder bug must not take the node down: count it
