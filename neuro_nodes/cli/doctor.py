@@ -1,9 +1,16 @@
-"""``neuro doctor``: is everything the stack needs here and working?"""
+"""``neuro doctor``: is everything the stack needs here and working?
+
+Checks that touch DDS run in a child process (``python -m neuro_nodes.cli.doctor
+--probe``): Fast DDS prints to stdout and ``rcl``/Fast DDS end the process on a bad
+``ROS_DOMAIN_ID`` or ``RMW_IMPLEMENTATION`` (exit 1, 102), which must become a failed
+check in valid JSON, not a dead doctor. The DDS settings are validated before that.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,24 +31,92 @@ print(mujoco.__version__)
 """
 
 
-def check_rclpy() -> dict[str, Any]:
+_PROBE_MARK = "@@neuro-doctor-probe@@ "
+_PROBE_TIMEOUT_S = 60.0
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RMW = "rmw_fastrtps_cpp"  # the loopback profile is a Fast DDS profile
+# ROS 2 docs ("About Domain ID"): UDP ports limit the domain to 0..232; on Linux,
+# 0..101 and 215..232 keep clear of the default ephemeral port range.
+MAX_DOMAIN_ID = 232
+SAFE_DOMAIN_IDS = (range(0, 102), range(215, 233))
+
+
+def _probe() -> dict[str, Any]:
+    """In the child: start rclpy and create a node (a DDS participant)."""
     import rclpy
 
     rclpy.init(args=[])
     try:
         node = rclpy.create_node("neuro_doctor")
         rmw = rclpy.get_rmw_implementation_identifier()
+        domain = rclpy.get_default_context().get_domain_id()
         node.destroy_node()
     finally:
         rclpy.try_shutdown()
-    return {"ok": True, "rmw": rmw}
+    return {"ok": True, "rmw": rmw, "domain_id": domain}
+
+
+def _probe_reason(output: str, returncode: int) -> str:
+    """One line from a dead probe: rcl's or Fast DDS's own error, else the last line."""
+    lines = [_ANSI.sub("", line).strip() for line in output.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(_PROBE_MARK)]
+    errors = [line for line in lines if "error" in line.lower() or "[rcl]" in line]
+    said = (errors or lines or ["(no output)"])[-1]
+    return f"rclpy/DDS probe exited with {returncode}: {said}"
+
+
+def check_rclpy() -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "neuro_nodes.cli.doctor", "--probe"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"rclpy/DDS probe hung for {_PROBE_TIMEOUT_S:.0f} s"}
+    for line in proc.stdout.splitlines():
+        if line.startswith(_PROBE_MARK):
+            return json.loads(line[len(_PROBE_MARK):])
+    return {"ok": False, "error": _probe_reason(proc.stdout + "\n" + proc.stderr,
+                                                proc.returncode)}
+
+
+def check_domain_id(value: str | None) -> tuple[int | None, str | None, str | None]:
+    """(domain, error, warning) for a ROS_DOMAIN_ID value (None/empty: rcl's default 0)."""
+    if value is None or value.strip() == "":
+        return 0, None, None
+    try:
+        domain = int(value.strip())
+    except ValueError:
+        return None, f"ROS_DOMAIN_ID={value!r} is not an integer (0..{MAX_DOMAIN_ID})", None
+    if not 0 <= domain <= MAX_DOMAIN_ID:
+        return None, (f"ROS_DOMAIN_ID={domain} is outside 0..{MAX_DOMAIN_ID}: DDS cannot "
+                      "compute its UDP ports"), None
+    if not any(domain in r for r in SAFE_DOMAIN_IDS):
+        return domain, None, (f"ROS_DOMAIN_ID={domain} may clash with Linux ephemeral ports; "
+                              "0..101 or 215..232 are safe")
+    return domain, None, None
 
 
 def check_dds() -> dict[str, Any]:
     from neuro_nodes.ros.dds import dds_status
 
-    status = dds_status()
-    status["ok"] = bool(status["profile_exists"]) and status["discovery_range"] == "LOCALHOST"
+    env = dict(os.environ)
+    raw_domain = env.pop("ROS_DOMAIN_ID", None)
+    status = dds_status(env)  # the domain is parsed here, where a bad value is a finding
+    domain, error, warning = check_domain_id(raw_domain)
+    status["domain_id"] = domain if error is None else raw_domain
+    problems = [error] if error else []
+    if status["rmw"] != RMW:
+        problems.append(f"RMW_IMPLEMENTATION={status['rmw']}: the loopback profile needs {RMW}")
+    if not status["profile_exists"]:
+        problems.append(f"Fast DDS profile not found: {status['profile']}")
+    if status["discovery_range"] != "LOCALHOST":
+        problems.append(f"ROS_AUTOMATIC_DISCOVERY_RANGE={status['discovery_range']}, "
+                        "not LOCALHOST")
+    status["ok"] = not problems
+    if problems:
+        status["error"] = "; ".join(problems)
+    if warning:
+        status["warning"] = warning
     if not status["project_loopback_profile"] and status["profile_exists"]:
         status["note"] = "a user-provided Fast DDS profile is in force"
     return status
@@ -106,8 +181,8 @@ def check_debian() -> dict[str, Any]:
 
 
 CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
-    "rclpy": check_rclpy,
     "dds": check_dds,
+    "rclpy": check_rclpy,
     "interfaces": check_interfaces,
     "mujoco_gl": check_mujoco_gl,
     "torch": check_torch,
@@ -118,6 +193,10 @@ CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
 def run_checks() -> dict[str, Any]:
     report: dict[str, Any] = {}
     for name, check in CHECKS.items():
+        bad_domain = check_domain_id(os.environ.get("ROS_DOMAIN_ID"))[1]
+        if name == "rclpy" and bad_domain:  # no DDS start on a domain it cannot use
+            report[name] = {"ok": False, "error": f"not run: {bad_domain}"}
+            continue
         try:
             report[name] = check()
         except Exception as err:  # an import failure is a finding, not a crash
@@ -147,3 +226,11 @@ def main(as_json: bool) -> int:
                 print(f"[{mark}] {name:16s} {_summary(name, result)}")
         print("doctor: all checks passed" if report["ok"] else "doctor: some checks failed")
     return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--probe"]:  # the child of check_rclpy
+    try:
+        result = _probe()
+    except Exception as err:  # reported by the parent as the failed check
+        result = {"ok": False, "error": f"{type(err).__name__}: {err}"}
+    print(_PROBE_MARK + json.dumps(result), flush=True)
