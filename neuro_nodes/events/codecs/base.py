@@ -243,21 +243,21 @@ class StreamDecoder(ABC):
         payloads: an empty result (anything buffered by ``decode_until`` stays buffered).
         """
         n = len(payloads)
-        if time_bases is None:
-            time_bases = (0,) * n
-        elif len(time_bases) != n:
+        if time_bases is not None and len(time_bases) != n:
             raise CodecError(f"decode_many: {n} payloads but {len(time_bases)} time bases")
-        if n == 0:
-            return DecodeResult(EventArray.empty(self.width, self.height), NO_TRIGGERS, 0)
-        if n == 1:
-            return self.decode(payloads[0], time_bases[0])
-        checked = [_time_base(tb) for tb in time_bases]
-        bad_bases = sum(bad for _, bad in checked)
-        if self.joins_payloads:
+        if n <= 1:
+            if n == 0:
+                return DecodeResult(EventArray.empty(self.width, self.height), NO_TRIGGERS, 0)
+            return self.decode(payloads[0], 0 if time_bases is None else time_bases[0])
+        if time_bases is None:
+            bases, bad_bases = (0,) * n, 0
+        else:
+            checked = [_time_base(tb) for tb in time_bases]
+            bases, bad_bases = [tb for tb, _ in checked], sum(bad for _, bad in checked)
+        if self.joins_payloads:  # (the time bases are not used, only checked)
             events, triggers, errors = self._decode(join_payloads(payloads), 0)
         else:
-            parts = [self._decode(as_u8(p), tb) for p, (tb, _) in zip(payloads, checked,
-                                                                        strict=True)]
+            parts = [self._decode(as_u8(p), tb) for p, tb in zip(payloads, bases, strict=True)]
             events = EventArray.concatenate([e for e, _, _ in parts])
             triggers = TriggerArray.concatenate([tr for _, tr, _ in parts])
             errors = sum(err for _, _, err in parts)
