@@ -13,7 +13,9 @@ def register(sub: Any) -> None:
     actions = p.add_subparsers(dest="bag_command", required=True, metavar="ACTION")
 
     r = actions.add_parser("record", help="record topics to a rosbag2 (mcap by default)")
-    r.add_argument("topics", nargs="*", help="topic names")
+    r.add_argument("topics", nargs="*", type=_topic, help="topic names (as --topics)")
+    r.add_argument("--topics", nargs="+", type=_topic, default=[], dest="topic_list",
+                   metavar="TOPIC", help="topic names (ros2 bag's current form)")
     r.add_argument("-a", "--all", action="store_true", help="record every topic")
     r.add_argument("-e", "--regex", default="", help="also record topics matching this")
     r.add_argument("-x", "--exclude", default="", help="never record topics matching this")
@@ -22,7 +24,8 @@ def register(sub: Any) -> None:
     r.add_argument("--compression", choices=("none", "zstd"), default="none")
     r.add_argument("--max-bag-size", type=int, default=0, help="split after N bytes")
     r.add_argument("--max-bag-duration", type=float, default=0.0, help="split after S seconds")
-    r.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    r.add_argument("--duration", type=_positive_seconds, default=None,
+                   help="stop after S seconds (> 0)")
     r.set_defaults(func=_record)
 
     p_ = actions.add_parser("play", help="publish a bag's messages with their timing")
@@ -36,6 +39,18 @@ def register(sub: Any) -> None:
                     help="publish /clock from bag time (default 40 Hz when given)")
     p_.add_argument("--qos-profile-overrides-path", default="", metavar="YAML")
     p_.add_argument("--start-paused", action="store_true")
+    p_.add_argument("-d", "--delay", type=_seconds, default=0.0, metavar="S",
+                    help="sleep S seconds after the publishers are created, before playing "
+                    "(each loop)")
+    p_.add_argument("--wait-for-subscribers", type=int, default=0, metavar="N",
+                    help="before the first message, wait until every played topic has N "
+                    "matched subscriptions (DDS matching, both ways), for at most "
+                    "--wait-timeout s, else exit 1")
+    p_.add_argument("--wait-timeout", type=_seconds, default=30.0, metavar="S",
+                    help="give up waiting for subscribers after S s (0 = never)")
+    p_.add_argument("--wait-for-all-acked", type=int, default=5000, metavar="MS",
+                    help="at the end, wait up to MS ms until reliable subscribers "
+                    "acknowledged every message")
     p_.set_defaults(func=_play)
 
     i = actions.add_parser("info", help="what a bag holds; event topics summarised")
@@ -55,6 +70,38 @@ def register(sub: Any) -> None:
     x.set_defaults(func=_reindex)
 
 
+def _topic(text: str) -> str:
+    """argparse type: a valid ROS topic name (refused with the reason, exit 2)."""
+    from neuro_nodes.ros.recorder import check_topic_name
+
+    try:
+        check_topic_name(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("topics: ")) from None
+    return text
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def _ros_args(params: dict[str, Any]) -> list[str]:
     args = ["neuro-bag", "--ros-args"]
     for name, value in params.items():
@@ -72,7 +119,12 @@ def _record(args: argparse.Namespace) -> int:
     from neuro_nodes.ros.node_base import run_node
     from neuro_nodes.ros.recorder import RecorderNode
 
-    params = {"topics": args.topics, "all_topics": args.all, "regex": args.regex,
+    topics = [*args.topics, *args.topic_list]
+    if not (topics or args.all or args.regex):
+        print("neuro bag record: nothing to record: give topics (--topics A B), -e REGEX "
+              "or -a", file=sys.stderr)
+        return 2
+    params = {"topics": topics, "all_topics": args.all, "regex": args.regex,
               "exclude": args.exclude, "output": args.output, "storage": args.storage,
               "compression": args.compression, "max_bag_size": args.max_bag_size,
               "max_bag_duration": args.max_bag_duration}
@@ -86,8 +138,24 @@ def _play(args: argparse.Namespace) -> int:
     params = {"path": args.path, "rate": args.rate, "loop": args.loop,
               "start_offset": args.start_offset, "topics": args.topics, "remap": args.remap,
               "clock_hz": args.clock, "qos_overrides": args.qos_profile_overrides_path,
-              "start_paused": args.start_paused}
-    return run_node(PlayerNode, _ros_args(params), done=lambda node: node.finished.is_set())
+              "start_paused": args.start_paused, "delay": args.delay,
+              "wait_for_subscribers": args.wait_for_subscribers,
+              "wait_timeout": args.wait_timeout, "wait_for_all_acked": args.wait_for_all_acked}
+    if args.wait_for_subscribers < 0 or args.wait_for_all_acked < 0:
+        print("neuro bag play: --wait-for-subscribers and --wait-for-all-acked must be >= 0",
+              file=sys.stderr)
+        return 2
+    nodes: list[Any] = []
+
+    def done(node: Any) -> bool:
+        nodes[:] = [node]
+        return node.finished.is_set()
+
+    code = run_node(PlayerNode, _ros_args(params), done=done)
+    if code == 0 and nodes and nodes[0].failure:
+        print(f"neuro bag play: {nodes[0].failure}", file=sys.stderr)
+        return 1
+    return code
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -9,6 +9,18 @@ every recorded publisher was), or per topic from ``qos_overrides`` (a YAML file
 ``event_array_msgs/msg/EventArray`` (not installed here, same wire layout) is published as
 ``event_camera_msgs/msg/EventPacket``. Services ``~/pause``, ``~/resume``,
 ``~/toggle_paused`` and ``~/play_next`` (std_srvs/Trigger) control playback.
+
+Starting: the publishers are created first; then, with ``wait_for_subscribers`` N > 0, the
+first message waits until every played topic's publisher has matched at least N
+subscriptions (DDS matching, what ``Publisher.get_subscription_count()`` counts; a
+subscriber that matched has been discovered both ways, so it gets the first message), for
+at most ``wait_timeout`` s (then the player fails: exit 1, naming the topics); then it
+sleeps ``delay`` s (before every loop, like rosbag2's ``--delay``). Reliable topics are
+flow-controlled: after every half history depth of messages the player waits (at most
+1 s) until all subscribers acknowledged them, so that ``rate`` 0 does not overwrite what a
+reliable subscriber has not taken yet. At the end it waits up to ``wait_for_all_acked``
+ms for every reliable subscriber to acknowledge everything (rosbag2's
+``--wait-for-all-acked``).
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ from typing import Any
 
 import yaml
 from rclpy.duration import Duration
+from rclpy.qos import ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from std_srvs.srv import Trigger
 
@@ -52,6 +65,16 @@ class PlayerParams:
                             min=0.0, max=10_000.0, read_only=True)
     qos_overrides: str = param("", "YAML file of per-topic QoS overrides", read_only=True)
     start_paused: bool = param(False, "Start paused", read_only=True)
+    delay: float = param(0.0, "Sleep this many seconds before playing (each loop)", min=0.0,
+                         max=3600.0, read_only=True)
+    wait_for_subscribers: int = param(0, "Before playing, wait until every played topic has "
+                                      "this many matched subscriptions (0 = don't wait)",
+                                      min=0, max=1000, read_only=True)
+    wait_timeout: float = param(30.0, "Give up waiting for subscribers after this many "
+                                "seconds (0 = wait forever)", min=0.0, read_only=True)
+    wait_for_all_acked: int = param(5000, "At the end, wait up to this many ms until "
+                                    "reliable subscribers acknowledged every message",
+                                    min=0, max=3_600_000, read_only=True)
 
     def validate(self) -> None:
         if not self.path:
@@ -61,12 +84,27 @@ class PlayerParams:
                 raise ValueError(f"remap: expected 'from:=to', got '{item}'")
 
 
+_ACK_BATCH_TIMEOUT = Duration(seconds=1)  # a stalled reliable subscriber slows, not stops, play
+
+
+def _bag_info(folder: Path) -> dict[str, Any]:
+    return yaml.safe_load((folder / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+
+
 def recorded_qos(folder: Path) -> dict[str, str | list]:
     """topic -> offered_qos_profiles from metadata.yaml: YAML text (up to version 8), a list
     (version 9), or '' if none."""
-    info = yaml.safe_load((folder / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    info = _bag_info(folder)
     return {t["topic_metadata"]["name"]: t["topic_metadata"].get("offered_qos_profiles") or ""
             for t in info.get("topics_with_message_count") or []}
+
+
+def recorded_duration_s(folder: Path) -> float | None:
+    """The bag's duration (first to last message) from metadata.yaml, None if not stated."""
+    try:
+        return int(_bag_info(folder)["duration"]["nanoseconds"]) / 1e9
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class PlayerNode(NeuroNode[PlayerParams]):
@@ -90,6 +128,10 @@ class PlayerNode(NeuroNode[PlayerParams]):
         except BagError as err:
             raise FileNotFoundError(str(err)) from err
         wanted = {t for t in p.topics if t}
+        duration = recorded_duration_s(self.folder)
+        if duration is not None and p.start_offset > duration:
+            raise ValueError(f"start_offset {p.start_offset:g} s is past the end of "
+                             f"{self.folder} (its duration is {duration:.3f} s)")
         remaps = dict(item.split(":=", 1) for item in p.remap if item)
         overrides = yaml.safe_load(Path(p.qos_overrides).read_text()) if p.qos_overrides else {}
         qos_text = recorded_qos(self.folder)
@@ -120,6 +162,7 @@ class PlayerNode(NeuroNode[PlayerParams]):
         self._replay_clock = ReplayClock(p.rate)
         self._stop = threading.Event()
         self.finished = threading.Event()
+        self.failure = ""  # why playback failed (the command exits 1), '' when it did not
         for name, handler in (("~/pause", lambda: self._paused.set()),
                               ("~/resume", self._resume),
                               ("~/toggle_paused", lambda: self._resume() if
@@ -152,27 +195,58 @@ class PlayerNode(NeuroNode[PlayerParams]):
         if self._bag_time_ns:
             self._clock_pub.publish(Clock(clock=_stamp(self._bag_time_ns)))
 
+    def _wait_for_subscribers(self) -> bool:
+        """Block until every topic has ``wait_for_subscribers`` matches; False on timeout."""
+        p = self.params
+        deadline = time.monotonic() + p.wait_timeout if p.wait_timeout else None
+        while True:
+            short = {t: pub.get_subscription_count() for t, pub in self._pubs.items()
+                     if pub.get_subscription_count() < p.wait_for_subscribers}
+            if not short:
+                return True
+            if (deadline is not None and time.monotonic() >= deadline) or self._stop.wait(0.01):
+                have = ", ".join(f"{t} has {n}" for t, n in sorted(short.items()))
+                self.failure = (f"waited {p.wait_timeout:g} s for {p.wait_for_subscribers} "
+                                f"subscriber(s) per topic: {have}")
+                return False
+
     def _play(self) -> None:
+        p = self.params
+        if p.wait_for_subscribers and not self._wait_for_subscribers():
+            self.get_logger().error(self.failure)
+            self.finished.set()
+            return
+        reliable = {t: max(1, pub.qos_profile.depth // 2) for t, pub in self._pubs.items()
+                    if pub.qos_profile.reliability == ReliabilityPolicy.RELIABLE}
+        unacked = dict.fromkeys(reliable, 0)
         try:
             while not self._stop.is_set():
+                if p.delay and self._stop.wait(p.delay):
+                    break
+                self._replay_clock.restart()
                 first_ns = None
                 for raw in read_messages(self.folder, list(self._pubs)):
                     first_ns = raw.log_time_ns if first_ns is None else first_ns
-                    if raw.log_time_ns - first_ns < self.params.start_offset * 1e9:
+                    if raw.log_time_ns - first_ns < p.start_offset * 1e9:
                         continue
                     if not self._wait_turn(raw.log_time_ns):
                         return
-                    self._pubs[raw.topic].publish(raw.data)
+                    pub = self._pubs[raw.topic]
+                    pub.publish(raw.data)
                     self._bag_time_ns = raw.log_time_ns
                     self.health.count("messages")
-                self._replay_clock.restart()
-                if not self.params.loop:
+                    if raw.topic in reliable:  # don't overwrite what is not acknowledged
+                        unacked[raw.topic] += 1
+                        if unacked[raw.topic] >= reliable[raw.topic]:
+                            pub.wait_for_all_acked(_ACK_BATCH_TIMEOUT)
+                            unacked[raw.topic] = 0
+                if not p.loop:
                     break
         except BagError as err:  # truncated or corrupt: what was readable has been played
             self.health.error("bag_error", str(err))
             self.get_logger().error(str(err))
         for pub in self._pubs.values():  # reliable subscribers get everything before we go
-            pub.wait_for_all_acked(Duration(seconds=5))
+            pub.wait_for_all_acked(Duration(nanoseconds=p.wait_for_all_acked * 1_000_000))
         self.finished.set()
         self.get_logger().info("end of bag")
 

@@ -1,0 +1,131 @@
+"""The recorder started before its publishers: nothing lost, QoS adapted, nothing silent."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from event_camera_msgs.msg import EventPacket
+from ros_helpers import spin_until
+
+from neuro_nodes.bag.event_packets import read_event_packets
+from neuro_nodes.ros.qos import EVENTS_QOS
+
+pytestmark = pytest.mark.ros
+NEURO = [sys.executable, "-m", "neuro_nodes.cli.main", "bag"]
+TOPIC = "/event_camera/events"
+
+
+class RecorderProbe:
+    """A node that sees the recorder in the graph and reads its message count (diagnostics)."""
+
+    def __init__(self, name: str) -> None:
+        rclpy.init()
+        self.node = rclpy.create_node(name)
+        self.recorded = -1
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
+
+    def _on_diag(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.hardware_id == "/recorder":
+                values = {kv.key: kv.value for kv in status.values}
+                self.recorded = int(values.get("messages", 0))
+
+    def wait_for_recorder(self) -> bool:
+        return spin_until(self.node, lambda: "recorder" in self.node.get_node_names()
+                          and self.recorded >= 0, 60.0)
+
+    def wait_recorded(self, n: int, timeout: float = 30.0) -> bool:
+        return spin_until(self.node, lambda: self.recorded >= n, timeout)
+
+    def close(self) -> None:
+        self.node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def _stop(recorder: subprocess.Popen) -> str:
+    if recorder.poll() is None:
+        recorder.send_signal(signal.SIGINT)
+    return recorder.communicate(timeout=60)[0]
+
+
+def test_recorder_started_first_gets_every_packet(shared_data: Path, tmp_path: Path) -> None:
+    """Issue 9 defect 2: record (``--topics``) first, then play a real 2 s bag."""
+    source = shared_data / "event_camera_codecs_libcaer_rollover"  # 201 packets, ~2 s
+    out = tmp_path / "recorded"
+    recorder = subprocess.Popen([*NEURO, "record", "--topics", TOPIC, "-o", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    probe = RecorderProbe("record_first_probe")
+    try:
+        assert probe.wait_for_recorder(), "recorder did not come up"
+        player = subprocess.run([*NEURO, "play", str(source), "--wait-for-subscribers", "1"],
+                                capture_output=True, text=True, timeout=120)
+        assert player.returncode == 0, player.stdout + player.stderr
+        assert probe.wait_recorded(201), f"recorder has {probe.recorded} of 201"
+    finally:
+        probe.close()
+        output = _stop(recorder)
+    assert recorder.returncode == 0, output
+    original = [p.events.tobytes() for p in read_event_packets(source)]
+    assert len(original) == 201
+    assert [p.events.tobytes() for p in read_event_packets(out)] == original
+
+
+def test_recorder_waits_for_a_publisher_before_choosing_qos(tmp_path: Path) -> None:
+    """Issue 9 bad input 2: a subscriber makes the topic visible before any publisher; the
+    best-effort publisher that comes later must still be recorded (not RELIABLE forever)."""
+    out = tmp_path / "race"
+    probe = RecorderProbe("qos_race_probe")
+    got: list[int] = []
+    probe.node.create_subscription(EventPacket, "/events", lambda m: got.append(m.seq),
+                                   EVENTS_QOS)  # best effort, like event_renderer
+    recorder = subprocess.Popen([*NEURO, "record", "/events", "-o", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert probe.wait_for_recorder(), "recorder did not come up"
+        # the recorder has seen /events (subscriber only) for a while: the race of the issue
+        spin_until(probe.node, lambda: False, 1.0)
+        pub = probe.node.create_publisher(EventPacket, "/events", EVENTS_QOS)  # best effort
+        assert spin_until(probe.node, lambda: pub.get_subscription_count() >= 2, 30.0), \
+            "the recorder never matched the best-effort publisher"
+        for seq in range(50):
+            pub.publish(EventPacket(encoding="evt3", width=640, height=480, seq=seq))
+            rclpy.spin_once(probe.node, timeout_sec=0.005)
+        assert probe.wait_recorded(50), f"recorded {probe.recorded} of 50"
+    finally:
+        probe.close()
+        output = _stop(recorder)
+    assert recorder.returncode == 0, output
+    assert [p.seq for p in read_event_packets(out)] == list(range(50))
+
+
+def test_recording_nothing_is_reported_with_the_reason(tmp_path: Path) -> None:
+    out = tmp_path / "empty"
+    probe = RecorderProbe("empty_probe")
+    probe.node.create_subscription(EventPacket, "/only_subscribed", lambda _m: None,
+                                   EVENTS_QOS)
+    recorder = subprocess.Popen([*NEURO, "record", "/only_subscribed", "/never_there",
+                                 "-o", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert probe.wait_for_recorder(), "recorder did not come up"
+    finally:
+        probe.close()
+        output = _stop(recorder)
+    assert recorder.returncode == 0, output
+    assert "warning: /only_subscribed: 0 messages recorded (no publisher appeared" in output
+    assert "warning: /never_there: 0 messages recorded (the topic never appeared)" in output
+
+
+def test_play_fails_when_subscribers_do_not_come(shared_data: Path) -> None:
+    player = subprocess.run([*NEURO, "play", str(shared_data / "event_camera_py_test_events_2"),
+                             "--wait-for-subscribers", "1", "--wait-timeout", "0.5"],
+                            capture_output=True, text=True, timeout=60)
+    assert player.returncode == 1
+    assert ("neuro bag play: waited 0.5 s for 1 subscriber(s) per topic: "
+            f"{TOPIC} has 0") in player.stderr
