@@ -1,32 +1,51 @@
-"""Optional fused neuron updates (``AccelModel(..., fused_neurons=True)``).
+"""Compiled neuron updates of the event-driven runtime, compiled from the neuron equations.
 
-The default event-driven runtime updates neurons with the step functions of
-:mod:`neuro_nodes.snn`: a dozen elementwise torch operations per layer and step, which on a
-small CPU cost more than the event-driven synapses themselves (e.g. ~0.6 ms for 180 k LIF
-neurons on 2 cores against ~25 µs for one compiled pass).  A neuromorphic core updates its
-neurons in one pass and emits the spikes as address events; this module does the same for
-``LIF``, ``CubaLIF`` and ``IF`` layers (reset to ``v_reset``), in one compiled loop that
-updates the state in place and writes the spikes, then lists the spikes for the next
-synaptic layer.
+The event backend updates ``LIF``, ``CubaLIF`` and ``IF`` layers (reset to ``v_reset``) in
+one compiled call per layer and step, as a neuromorphic core does: it updates the state in
+place, writes the spikes and lists them (address events for the next synaptic layer).  The
+torch step functions need a dozen
+elementwise operations for the same, which on a small CPU cost more than the event-driven
+synapses themselves.  ``AccelModel(..., fused_neurons=False)`` runs the step functions
+instead (the reference, much slower).
 
-The loop performs the step function's float32 operations in the same order, so results are
-bit-identical; the per-layer constants (``dt/τ``, ``dt·R``) are even computed by torch with
-the step function's own expressions.  This is a *second implementation* of the neuron
-equations all the same, so each fused layer is checked against its step function on its
-first input (a few random steps of that shape, state compared bit for bit); on any
-difference it falls back to the step function with a warning.
+**One source for the equations.**  The arithmetic of every update is a function of
+:mod:`neuro_nodes.snn.equations` (``leaky_integrate``, ``synaptic_current``, ``integrate``,
+``shifted``, ``heaviside`` and the coefficients ``rate``, ``gain``), which the torch step
+functions call as well; the loops below call those same functions and numba compiles them
+together.  There is no second copy of an equation here: change one in ``equations.py`` and
+both paths change (``tests/accel/test_accel_fused.py`` checks this).  numba's disk cache
+keys a compiled function to its own source file only, so a kernel cached from here would
+not notice an edited equation; :func:`kernels` therefore writes the equations and the loops
+into one generated module whose file name carries a hash of its text (next to numba's
+cache: ``__pycache__`` or ``NUMBA_CACHE_DIR``), and an edit gives a new file and a fresh
+compile.  The per-layer coefficients (``dt/τ``, ``dt·R``) are computed by torch with the
+same functions.
 
-Per-neuron parameters whose values are all equal run a scalar-parameter loop; otherwise
-every constant is broadcast to the neuron shape once, in the memory order of the input.
+Each layer is still checked against its step function on its first input shape (a few
+random steps, spikes and state compared bit for bit); on any difference it falls back to
+the step function with a warning.  Per-neuron parameters whose values are all equal run a
+scalar-parameter loop; otherwise every coefficient is broadcast to the neuron shape once, in
+the memory order of the input.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import inspect
+import os
+import re
+import sys
+import tempfile
+import textwrap
 import warnings
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import torch
+from numba.cpython.unsafe.numbers import trailing_zeros
 from torch import Tensor
 
 from neuro_nodes.snn import (
@@ -38,85 +57,203 @@ from neuro_nodes.snn import (
     LIFState,
     NeuronCell,
 )
+from neuro_nodes.snn import equations as eq
+from neuro_nodes.snn.equations import (
+    heaviside,
+    integrate,
+    leaky_integrate,
+    shifted,
+    synaptic_current,
+)
 
-from .events import Events, flat, gather, unflat
-from .kernels import jit
+from .events import Events, flat, unflat
 
 F32 = np.float32
+ONE = F32(1.0)
+ZERO = F32(0.0)
 
 
-# -- kernels (one sample or a whole batch: flat arrays in memory order) ---------------------
-@jit()
-def lif_scalar(x, v, z, c, r, vl, vth, vr):  # pragma: no cover - compiled
-    for k in range(x.size):
-        vv = v[k]
-        vn = vv + c * ((vl - vv) + r * x[k])
-        s = (vn - vth) > 0
-        z[k] = F32(1.0) if s else F32(0.0)
-        v[k] = vr if s else vn
+# -- loops: compiled by kernels() together with the equations; not called as Python --------
+# Arrays are [B, n] (a batch of flat samples in memory order): x, state, z; idx[b] receives
+# the positions of sample b's spikes, counts[b] how many.  Two passes per sample: the update
+# (plain indices from 0: numba then needs no negative-index fix-up and the loop vectorises),
+# then the spike list from z.
+def spike_list(z, b, n, idx):  # pragma: no cover - compiled
+    """Write the positions of the nonzero ``z[b]`` to ``idx[b]``; returns their count.  A
+    64-bit mask per block of 64, then one step per set bit (branch-free in the density)."""
+    m = 0
+    nb = n // 64
+    one = np.uint64(1)
+    for blk in range(nb):
+        base = blk * 64
+        mask = np.uint64(0)
+        for j in range(64):
+            mask |= np.uint64(z[b, base + j] != 0) << np.uint64(j)
+        while mask != 0:
+            idx[b, m] = base + trailing_zeros(mask)
+            m += 1
+            mask &= mask - one
+    for p in range(nb * 64, n):
+        if z[b, p] != 0:
+            idx[b, m] = p
+            m += 1
+    return m
 
 
-@jit()
-def lif_array(x, v, z, c, r, vl, vth, vr):  # pragma: no cover - compiled
-    n = c.size
-    for b in range(x.size // n):
+def lif_scalar(x, v, z, idx, counts, c, r, vl, vth, vr):  # pragma: no cover - compiled
+    B, n = x.shape
+    for b in range(B):
         for p in range(n):
-            k = b * n + p
-            vv = v[k]
-            vn = vv + c[p] * ((vl[p] - vv) + r[p] * x[k])
-            s = (vn - vth[p]) > 0
-            z[k] = F32(1.0) if s else F32(0.0)
-            v[k] = vr[p] if s else vn
+            vn = leaky_integrate(v[b, p], x[b, p], c, r, vl)
+            s = heaviside(shifted(vn, vth))
+            z[b, p] = ONE if s else ZERO
+            v[b, p] = vr if s else vn
+        counts[b] = spike_list(z, b, n, idx)
 
 
-@jit()
-def cuba_lif_scalar(x, i, v, z, cs, w, cm, r, vl, vth, vr):  # pragma: no cover - compiled
-    for k in range(x.size):
-        ii = i[k]
-        ii = ii + cs * (w * x[k] - ii)
-        i[k] = ii
-        vv = v[k]
-        vn = vv + cm * ((vl - vv) + r * ii)
-        s = (vn - vth) > 0
-        z[k] = F32(1.0) if s else F32(0.0)
-        v[k] = vr if s else vn
-
-
-@jit()
-def cuba_lif_array(x, i, v, z, cs, w, cm, r, vl, vth, vr):  # pragma: no cover - compiled
-    n = cs.size
-    for b in range(x.size // n):
+def lif_array(x, v, z, idx, counts, c, r, vl, vth, vr):  # pragma: no cover - compiled
+    B, n = x.shape
+    for b in range(B):
         for p in range(n):
-            k = b * n + p
-            ii = i[k]
-            ii = ii + cs[p] * (w[p] * x[k] - ii)
-            i[k] = ii
-            vv = v[k]
-            vn = vv + cm[p] * ((vl[p] - vv) + r[p] * ii)
-            s = (vn - vth[p]) > 0
-            z[k] = F32(1.0) if s else F32(0.0)
-            v[k] = vr[p] if s else vn
+            vn = leaky_integrate(v[b, p], x[b, p], c[p], r[p], vl[p])
+            s = heaviside(shifted(vn, vth[p]))
+            z[b, p] = ONE if s else ZERO
+            v[b, p] = vr[p] if s else vn
+        counts[b] = spike_list(z, b, n, idx)
 
 
-@jit()
-def if_scalar(x, v, z, g, vth, vr):  # pragma: no cover - compiled
-    for k in range(x.size):
-        vn = v[k] + g * x[k]
-        s = (vn - vth) > 0
-        z[k] = F32(1.0) if s else F32(0.0)
-        v[k] = vr if s else vn
-
-
-@jit()
-def if_array(x, v, z, g, vth, vr):  # pragma: no cover - compiled
-    n = g.size
-    for b in range(x.size // n):
+def cuba_lif_scalar(x, i, v, z, idx, counts, cs, w, cm, r, vl, vth,
+                    vr):  # pragma: no cover - compiled
+    B, n = x.shape
+    for b in range(B):
         for p in range(n):
-            k = b * n + p
-            vn = v[k] + g[p] * x[k]
-            s = (vn - vth[p]) > 0
-            z[k] = F32(1.0) if s else F32(0.0)
-            v[k] = vr[p] if s else vn
+            ii = synaptic_current(i[b, p], x[b, p], cs, w)
+            i[b, p] = ii
+            vn = leaky_integrate(v[b, p], ii, cm, r, vl)
+            s = heaviside(shifted(vn, vth))
+            z[b, p] = ONE if s else ZERO
+            v[b, p] = vr if s else vn
+        counts[b] = spike_list(z, b, n, idx)
+
+
+def cuba_lif_array(x, i, v, z, idx, counts, cs, w, cm, r, vl, vth,
+                   vr):  # pragma: no cover - compiled
+    B, n = x.shape
+    for b in range(B):
+        for p in range(n):
+            ii = synaptic_current(i[b, p], x[b, p], cs[p], w[p])
+            i[b, p] = ii
+            vn = leaky_integrate(v[b, p], ii, cm[p], r[p], vl[p])
+            s = heaviside(shifted(vn, vth[p]))
+            z[b, p] = ONE if s else ZERO
+            v[b, p] = vr[p] if s else vn
+        counts[b] = spike_list(z, b, n, idx)
+
+
+def if_scalar(x, v, z, idx, counts, g, vth, vr):  # pragma: no cover - compiled
+    B, n = x.shape
+    for b in range(B):
+        for p in range(n):
+            vn = integrate(v[b, p], x[b, p], g)
+            s = heaviside(shifted(vn, vth))
+            z[b, p] = ONE if s else ZERO
+            v[b, p] = vr if s else vn
+        counts[b] = spike_list(z, b, n, idx)
+
+
+def if_array(x, v, z, idx, counts, g, vth, vr):  # pragma: no cover - compiled
+    B, n = x.shape
+    for b in range(B):
+        for p in range(n):
+            vn = integrate(v[b, p], x[b, p], g[p])
+            s = heaviside(shifted(vn, vth[p]))
+            z[b, p] = ONE if s else ZERO
+            v[b, p] = vr[p] if s else vn
+        counts[b] = spike_list(z, b, n, idx)
+
+
+_HELPERS = (spike_list,)
+_LOOPS = (lif_scalar, lif_array, cuba_lif_scalar, cuba_lif_array, if_scalar, if_array)
+_HEADER = '''\
+"""Generated by neuro_nodes.accel.fused from neuro_nodes/snn/equations.py and the loops of
+neuro_nodes/accel/fused.py: do not edit (the file name is a hash of this text)."""
+from __future__ import annotations
+
+import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
+
+from neuro_nodes.accel.kernels import jit
+
+F32 = np.float32
+ONE = F32(1.0)
+ZERO = F32(0.0)
+'''
+
+
+# -- the generated module ----------------------------------------------------------------
+def _function_source(fn: Any, name: str) -> str:
+    """The source of ``fn`` as a top-level ``def name(...)``."""
+    src = textwrap.dedent(inspect.getsource(fn))
+    return re.sub(r"^def \w+\(", f"def {name}(", src, count=1, flags=re.M)
+
+
+def kernel_source(equations: ModuleType = eq) -> str:
+    """The text of the generated kernel module: the equations (every name in
+    ``equations.__all__``, as they are now), then the loops, each compiled by numba."""
+    parts = [_HEADER]
+    for name in equations.__all__:
+        parts += [_function_source(getattr(equations, name), name),
+                  f"{name} = jit(inline=True)({name})\n"]
+    for fn in _HELPERS:
+        parts += [_function_source(fn, fn.__name__),
+                  f"{fn.__name__} = jit(inline=True)({fn.__name__})\n"]
+    for fn in _LOOPS:
+        parts += [_function_source(fn, fn.__name__), f"{fn.__name__} = jit()({fn.__name__})\n"]
+    return "\n\n".join(parts)
+
+
+def _kernel_dir() -> Path:
+    """Where generated modules go: beside numba's caches, else a temporary directory."""
+    base = os.environ.get("NUMBA_CACHE_DIR")
+    for d in ([Path(base) / "neuro_nodes"] if base else []) + [
+            Path(__file__).resolve().parent / "__pycache__",
+            Path(tempfile.gettempdir()) / f"neuro_nodes-kernels-{os.getuid()}"]:
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(d, os.W_OK):
+            return d
+    raise OSError("no writable directory for the generated neuron kernels")
+
+
+_MODULES: dict[tuple[str, str], ModuleType] = {}
+
+
+def kernels(equations: ModuleType = eq, directory: str | Path | None = None) -> ModuleType:
+    """The compiled neuron loops of the current ``equations`` (see the module docstring):
+    a module with ``lif_scalar``, ``lif_array``, ``cuba_lif_scalar``, ... (compiled on first
+    call, cached on disk)."""
+    src = kernel_source(equations)
+    digest = hashlib.sha256(src.encode()).hexdigest()[:16]
+    d = Path(directory) if directory is not None else _kernel_dir()
+    key = (digest, str(d))
+    if key in _MODULES:
+        return _MODULES[key]
+    path = d / f"neuron_kernels_{digest}.py"
+    if not path.is_file() or path.read_text() != src:
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f".{path.name}.{os.getpid()}.tmp"
+        tmp.write_text(src)
+        os.replace(tmp, path)  # atomic: a concurrent process sees the old or the new file
+    name = f"neuro_nodes.accel._neuron_kernels_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    _MODULES[key] = mod
+    return mod
 
 
 # -- the layer ------------------------------------------------------------------------------
@@ -124,28 +261,32 @@ class FusedNeuron:
     """A compiled update for one LIF / CubaLIF / IF layer; see the module docstring.
 
     ``run(x, state) -> (z, state, events)``; ``state`` is the cell's state NamedTuple over
-    arrays updated in place (None: the initial state)."""
+    arrays updated in place (None: the initial state).  ``kernels_module``: a module from
+    :func:`kernels` (default: that of the current equations)."""
 
-    def __init__(self, cell: NeuronCell, p: Any) -> None:
+    def __init__(self, cell: NeuronCell, p: Any, kernels_module: ModuleType | None = None
+                 ) -> None:
         dt = cell.dt
         self.cell = cell
         self.p = p
         if isinstance(cell, LIFCell):
             self.kind = "LIF"
-            consts = [dt / p.tau_mem, p.r, p.v_leak, p.v_th, p.v_reset]
+            consts = [eq.rate(dt, p.tau_mem), p.r, p.v_leak, p.v_th, p.v_reset]
         elif isinstance(cell, CubaLIFCell):
             self.kind = "CubaLIF"
-            consts = [dt / p.tau_syn, p.w_in, dt / p.tau_mem, p.r, p.v_leak, p.v_th, p.v_reset]
+            consts = [eq.rate(dt, p.tau_syn), p.w_in, eq.rate(dt, p.tau_mem), p.r, p.v_leak,
+                      p.v_th, p.v_reset]
         else:
             self.kind = "IF"
-            consts = [dt * p.r, p.v_th, p.v_reset]
+            consts = [eq.gain(dt, p.r), p.v_th, p.v_reset]
         self.consts = [torch.as_tensor(c, dtype=torch.float32).detach() for c in consts]
         self.scalar = all(c.dim() == 0 for c in self.consts)
-        self._kernel = {"LIF": (lif_scalar, lif_array),
-                        "CubaLIF": (cuba_lif_scalar, cuba_lif_array),
-                        "IF": (if_scalar, if_array)}[self.kind][0 if self.scalar else 1]
+        mod = kernels_module if kernels_module is not None else kernels()
+        name = {"LIF": "lif", "CubaLIF": "cuba_lif", "IF": "if"}[self.kind]
+        self._kernel = getattr(mod, f"{name}_{'scalar' if self.scalar else 'array'}")
         self._arrays: dict[tuple[tuple[int, ...], bool], list[Any]] = {}
         self._last: tuple[Any, list[np.ndarray]] | None = None
+        self._ones = np.ones(0, F32)
         self.ok: bool | None = None  # checked against the step function on first use
 
     @staticmethod
@@ -198,20 +339,26 @@ class FusedNeuron:
             # then flat numpy views of them, updated in place
             fmt = torch.channels_last if cl else torch.contiguous_format
             state = type(state)(*(s.contiguous(memory_format=fmt) for s in state))
-            arrays = [flat(s)[0].reshape(-1) for s in state]
+            arrays = [flat(s)[0] for s in state]
         if any(a.size != xa.size for a in arrays):  # the kernels do not check bounds
             raise ValueError(f"the state holds {arrays[0].size} neurons but the input "
                              f"{xa.size} (batch size changed? call reset())")
+        batch, n = xa.shape
         z = np.empty_like(xa)
-        self._kernel(xa.reshape(-1), *arrays, z.reshape(-1),
-                     *self._params(tuple(x.shape[1:]), cl))
+        idx = np.empty((batch, n), np.int64)
+        counts = np.empty(batch, np.int64)
+        self._kernel(xa, *arrays, z, idx, counts, *self._params(tuple(x.shape[1:]), cl))
         self._last = (state, arrays)
-        zt = unflat(z, tuple(x.shape), cl)
-        return zt, state, gather(zt)
+        if self._ones.size < n:
+            self._ones = np.ones(n, F32)
+        ones = self._ones
+        events = Events([(idx[b, :k], ones[:k]) for b, k in enumerate(counts.tolist())],
+                        True, cl)
+        return unflat(z, tuple(x.shape), cl), state, events
 
     def check(self, shape: tuple[int, ...], seed: int = 0) -> bool:
         """Compare with the step function over a few random steps of inputs ``[2, *shape]``
-        (bit for bit, spikes and state); sets and returns :attr:`ok`."""
+        (bit for bit, spikes, spike lists and state); sets and returns :attr:`ok`."""
         gen = torch.Generator().manual_seed(seed)
         step = type(self.cell).step_fn
         ref_state: Any = None
@@ -222,9 +369,12 @@ class FusedNeuron:
             z_ref, ref_state = step(x, ref_state, self.p, self.cell.dt)
             if state is not None:
                 state = type(state)(*(s.clone() for s in state))
-            z, state, _ = self.run(x.clone(), state)
+            z, state, events = self.run(x.clone(), state)
             ok = ok and torch.equal(z, z_ref) and all(
                 torch.equal(a, b) for a, b in zip(state, ref_state, strict=True))
+            za, _ = flat(z)
+            ok = ok and all(np.array_equal(idx, np.flatnonzero(row))
+                            for (idx, _), row in zip(events.samples, za, strict=True))
         self.ok = ok
         if not ok:
             warnings.warn(f"fused {self.kind} update differs from its step function: using the "

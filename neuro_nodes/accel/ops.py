@@ -12,12 +12,13 @@ and ``kind`` what the runtime knows of its values:
 * ``DENSE``: real-valued (currents, membrane outputs of LI/I/CubaLI, real-valued input):
   synapses run the dense module and count MACs.
 
-Neurons run the very step functions of :mod:`neuro_nodes.snn` (``step_fn`` of the imported
-cell).  Their parameters are taken once from the cell; a per-neuron parameter tensor whose
-values are all equal is kept as a 0-d tensor (broadcasting gives the same float32 results
-per element, with less memory traffic), and per-neuron tensors are kept in the memory order
-of the input (channels-last after a convolution).  With ``fused=True`` LIF, CubaLIF and IF
-layers use the checked compiled update of :mod:`.fused` instead.
+Neurons run the step functions of :mod:`neuro_nodes.snn` (``step_fn`` of the imported cell)
+or, with ``fused=True`` (the event backend's default) for LIF, CubaLIF and IF layers, the
+checked compiled update of :mod:`.fused`, compiled from the same equations.  Their parameters
+are taken once from the cell; a per-neuron parameter tensor whose values are all equal is
+kept as a 0-d tensor (broadcasting gives the same float32 results per element, with less
+memory traffic), and per-neuron tensors are kept in the memory order of the input
+(channels-last after a convolution).
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ with :func:`neuro_nodes.snn.import_nir` and runs it step by step:
   :mod:`.kernels`); a layer fed by real values (typically the first, encoding layer) runs
   densely and counts MACs.  Graph inputs are events when ``event_inputs=True``, dense when
   False, and with ``"auto"`` (default) events whenever every nonzero input value is exactly
-  1 (binary event frames).  Neurons run the step functions of :mod:`neuro_nodes.snn`.
+  1 (binary event frames).  LIF, CubaLIF and IF layers update in one compiled pass each that
+  lists their spikes (:mod:`.fused`), compiled from the equations that the step functions of
+  :mod:`neuro_nodes.snn` use; other neurons run the step functions.
 * ``backend="dense"`` (:class:`DenseBackend`): the reference, the imported
   :class:`~neuro_nodes.snn.GraphModule` itself (every synapse computed every step).
 * ``backend="lava"``: Intel's Lava framework; needs ``lava-nc`` (:mod:`.lava`).
@@ -101,7 +103,7 @@ class EventBackend(_Backend):
     name = "event"
 
     def __init__(self, gm: GraphModule, event_inputs: bool | str = "auto",
-                 fused_neurons: bool = False) -> None:
+                 fused_neurons: bool = True) -> None:
         if event_inputs not in (True, False, "auto"):
             raise ValueError(f"event_inputs: True, False or 'auto', got {event_inputs!r}")
         self.gm = gm
@@ -221,9 +223,10 @@ class AccelModel:
     :func:`~neuro_nodes.snn.export_nir`), an AccelError if it has none.
     ``event_inputs``: graph inputs are spikes (True), real values (False) or decided per
     step (``"auto"``: events when every nonzero value is 1).
-    ``fused_neurons`` (event backend): LIF, CubaLIF and IF layers update in one compiled
-    pass that also lists the spikes (:mod:`.fused`; checked against the step functions, bit
-    for bit, on first use) instead of the step functions' torch operations.
+    ``fused_neurons`` (event backend, default True): LIF, CubaLIF and IF layers update in
+    one compiled pass that also lists the spikes, compiled from the same equations as the
+    step functions (:mod:`.fused`; checked against them, bit for bit, on first use); False
+    runs the step functions' torch operations instead (the slow reference).
     """
 
     def __init__(
@@ -233,7 +236,7 @@ class AccelModel:
         backend: Backend = "event",
         *,
         event_inputs: bool | str = "auto",
-        fused_neurons: bool = False,
+        fused_neurons: bool = True,
         name: str | None = None,
     ) -> None:
         if backend not in BACKENDS:

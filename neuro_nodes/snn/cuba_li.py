@@ -24,6 +24,7 @@ from torch import Tensor
 
 from neuro_nodes.core.params import param
 
+from . import equations as eq
 from .base import NeuronCell, Tensorish, initial, require_positive
 
 
@@ -55,8 +56,8 @@ def cuba_li_step(
         i, v = state
     if p.sltt:
         i, v = i.detach(), v.detach()
-    i = i + dt / p.tau_syn * (p.w_in * x - i)
-    v = v + dt / p.tau_mem * ((p.v_leak - v) + p.r * i)
+    i = eq.synaptic_current(i, x, eq.rate(dt, p.tau_syn), p.w_in)
+    v = eq.leaky_integrate(v, i, eq.rate(dt, p.tau_mem), p.r, p.v_leak)
     return v, CubaLIState(i, v)
 
 

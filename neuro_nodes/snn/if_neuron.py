@@ -22,6 +22,7 @@ from torch import Tensor
 
 from neuro_nodes.core.params import param
 
+from . import equations as eq
 from .base import NeuronCell, Tensorish
 from .lif import RESETS, fire_and_reset
 from .surrogate import SURROGATES
@@ -49,7 +50,7 @@ def if_step(
     v = torch.zeros_like(x) if state is None else state.v
     if p.sltt:
         v = v.detach()
-    v = v + dt * p.r * x
+    v = eq.integrate(v, x, eq.gain(dt, p.r))
     z, v = fire_and_reset(v, p)
     return z, IFState(v)
 

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from neuro_nodes.core.params import param
 
+from . import equations as eq
 from .base import NeuronCell, Tensorish
 
 
@@ -39,7 +40,7 @@ def i_step(x: Tensor, state: IState | None, p: IParameters, dt: float) -> tuple[
     v = torch.zeros_like(x) if state is None else state.v
     if p.sltt:
         v = v.detach()
-    v = v + dt * p.r * x
+    v = eq.integrate(v, x, eq.gain(dt, p.r))
     return v, IState(v)
 
 

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from neuro_nodes.core.params import param
 
+from . import equations as eq
 from .base import NeuronCell, Tensorish, initial, require_positive
 
 
@@ -45,7 +46,7 @@ def li_step(
     v = initial(x, p.v_leak) if state is None else state.v
     if p.sltt:
         v = v.detach()
-    v = v + dt / p.tau_mem * ((p.v_leak - v) + p.r * x)
+    v = eq.leaky_integrate(v, x, eq.rate(dt, p.tau_mem), p.r, p.v_leak)
     return v, LIState(v)
 
 

@@ -33,6 +33,7 @@ from torch import Tensor
 
 from neuro_nodes.core.params import param
 
+from . import equations as eq
 from .base import NeuronCell, Tensorish, initial, require_positive
 from .li import li_step
 from .surrogate import SURROGATES, spike
@@ -63,7 +64,7 @@ class LIFState(NamedTuple):
 def fire_and_reset(v: Tensor, p: Any) -> tuple[Tensor, Tensor]:
     """Spike ``z = H(v − θ)`` and the reset membrane, for any params with
     ``v_th, v_reset, reset, surrogate, surrogate_alpha``."""
-    z = spike(v - p.v_th, p.surrogate, p.surrogate_alpha)
+    z = spike(eq.shifted(v, p.v_th), p.surrogate, p.surrogate_alpha)
     zd = z.detach()
     if p.reset == "subtract":
         return z, v - zd * p.v_th

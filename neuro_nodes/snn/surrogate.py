@@ -30,9 +30,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .equations import heaviside
+
 
 def _heaviside(x: Tensor) -> Tensor:
-    return (x > 0).to(x.dtype)
+    return heaviside(x).to(x.dtype)
 
 
 class _SurrogateSpike(torch.autograd.Function):
