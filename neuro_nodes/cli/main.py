@@ -26,15 +26,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return main(duration=args.duration)
 
 
-def _cmd_events(args: argparse.Namespace) -> int:
-    from neuro_nodes.cli import events_cmd
-
-    if args.events_command == "info":
-        return events_cmd.info(args.path, args.topic, args.json, args.size)
-    return events_cmd.convert(args.input, args.output, args.topic, args.out_topic, args.size,
-                              args.packet_us, args.storage)
-
-
 def _cmd_bench(args: argparse.Namespace) -> int:
     import importlib
     import json
@@ -68,25 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the demo pipeline for a few seconds and summarise it")
     p.add_argument("--duration", type=float, default=8.0, help="seconds (default 8)")
     p.set_defaults(func=_cmd_demo)
-    p = sub.add_parser("events", help="inspect and convert event files and bag topics")
-    p.set_defaults(func=_cmd_events)
-    events = p.add_subparsers(dest="events_command", required=True, metavar="ACTION")
-    e = events.add_parser("info", help="event counts, triggers, sensor size, time span, rates")
-    e.add_argument("path", help="event file (.raw .dat .aedat4 .h5 .csv .txt) or bag folder")
-    e.add_argument("--topic", help="bag topic (default: every event topic)")
-    e.add_argument("--size", help="WxH for files that do not say (csv, txt)")
-    e.add_argument("--json", action="store_true", help="one JSON object (per topic for a bag)")
-    e = events.add_parser("convert", help="convert between event files and bag topics")
-    e.add_argument("input", help="event file or bag folder")
-    e.add_argument("output", help="event file (.raw .aedat4 .h5 .csv) or a new bag folder")
-    e.add_argument("--topic", help="input bag topic (when the bag has several)")
-    e.add_argument("--out-topic", default="/event_camera/events", help="output bag topic")
-    e.add_argument("--size", help="WxH for inputs that do not say (csv, txt)")
-    e.add_argument("--packet-us", type=int, default=1000,
-                   help="bag output: packet time threshold in us (default 1000)")
-    e.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
-                   help="bag output storage (default mcap)")
-    from neuro_nodes.cli import bag_cmd
+    from neuro_nodes.cli import bag_cmd, events_cmd
+
+    events_cmd.register(sub)
 
     bag_cmd.register(sub)
     for plugin in entry_points(group="neuro_nodes.cli"):  # e.g. `neuro sim` from sim/

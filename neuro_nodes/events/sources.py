@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 from neuro_nodes.events.codecs.base import make_decoder
 from neuro_nodes.events.event_array import EventArray
+from neuro_nodes.events.imu import ImuArray
 from neuro_nodes.events.trigger_array import TriggerArray
 
 
@@ -16,42 +18,97 @@ class EventChunk:
     events: EventArray
     triggers: TriggerArray
     errors: int = 0
+    imu: ImuArray = dataclasses.field(default_factory=ImuArray.empty)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class EventSource:
     name: str          # file path, or bag topic
     encoding: str
-    width: int
+    width: int         # files: the size in use at the start (0x0: the events decide)
     height: int
     path: Path
     topic: str | None = None
-    fallback_size: tuple[int, int] = (1280, 720)
+    size: tuple[int, int] | None = None  # the user's size (files)
+    #: what was doubtful while reading (unusable header sizes, events outside the size)
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def chunks(self) -> Iterator[EventChunk]:
         if self.topic is None:
-            yield from _file_chunks(self.path, self.fallback_size)
+            yield from _file_chunks(self)
         else:
-            yield from _bag_chunks(self.path, self.topic)
+            with bag_errors(self.path):
+                yield from _bag_chunks(self.path, self.topic)
+
+    def scan_size(self) -> tuple[int, int]:
+        """The size that holds every event (a pass over the whole file or topic)."""
+        from neuro_nodes.events.files import open_events
+
+        if self.topic is not None:
+            w = h = 1
+            for chunk in self.chunks():
+                w, h = max(w, chunk.events.width), max(h, chunk.events.height)
+            return w, h
+
+        reader = open_events(self.path, self.size)
+        for _ in reader.chunks():
+            pass
+        return reader.size or (1, 1)
 
 
 def is_bag(path: Path) -> bool:
     return path.is_dir() and (path / "metadata.yaml").is_file()
 
 
+@contextlib.contextmanager
+def bag_errors(path: Path) -> Iterator[None]:
+    """A bag that cannot be read becomes one :class:`EventFileError` naming the file."""
+    import yaml
+
+    from neuro_nodes.bag.reader import BagError
+    from neuro_nodes.events.files import EventFileError
+
+    meta = Path(path) / "metadata.yaml"
+    try:
+        yield
+    except BagError as err:
+        raise EventFileError(str(err) if str(path) in str(err) else f"{path}: {err}") from err
+    except UnicodeDecodeError as err:  # only metadata.yaml is read as text
+        raise EventFileError(f"{meta}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
+                             f"offset {err.start})") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise EventFileError(f"{meta}: not valid YAML ({problem}{where})") from err
+    except (KeyError, TypeError, AttributeError) as err:  # YAML, but not a bag's metadata
+        raise EventFileError(f"{meta}: not rosbag2 metadata ({type(err).__name__}: {err})"
+                             ) from err
+
+
 def open_sources(path: str | Path, topic: str | None = None,
-                 fallback_size: tuple[int, int] = (1280, 720)) -> list[EventSource]:
-    """Event sources of a file (one) or a bag (one per event topic, or the chosen one)."""
-    from neuro_nodes.bag.event_packets import event_topics, read_event_packets
+                 size: tuple[int, int] | None = None) -> list[EventSource]:
+    """Event sources of a file (one) or a bag (one per event topic, or the chosen one).
+
+    ``size``: the user's sensor size for files (replaces what the file states)."""
     from neuro_nodes.events.files import EventFileError, open_events
 
     path = Path(path)
     if not is_bag(path):
         if topic:
             raise EventFileError(f"{path}: --topic applies to bags only")
-        info = open_events(path, fallback_size).info
+        reader = open_events(path, size)
+        info = reader.info
         return [EventSource(str(path), info.encoding, info.width, info.height, path,
-                            fallback_size=fallback_size)]
+                            size=size, warnings=list(reader.header_warnings))]
+    with bag_errors(path):
+        return _bag_sources(path, topic)
+
+
+def _bag_sources(path: Path, topic: str | None) -> list[EventSource]:
+    from neuro_nodes.bag.event_packets import event_topics, read_event_packets
+    from neuro_nodes.events.files import EventFileError
+
     topics = event_topics(path)
     if topic is not None:
         if topic not in topics:
@@ -59,24 +116,31 @@ def open_sources(path: str | Path, topic: str | None = None,
         topics = [topic]
     sources = []
     for name in topics:
-        first = next(read_event_packets(path, [name]))
+        first = next(read_event_packets(path, [name]), None)
+        if first is None:
+            raise EventFileError(f"{path}: event topic '{name}' has no messages")
         sources.append(EventSource(name, first.encoding, first.width, first.height, path, name))
     return sources
 
 
-def _file_chunks(path: Path, fallback_size: tuple[int, int]) -> Iterator[EventChunk]:
+def _file_chunks(source: EventSource) -> Iterator[EventChunk]:
     from neuro_nodes.events.files import open_events
 
-    reader = open_events(path, fallback_size)
-    seen_triggers = seen_errors = 0
+    reader = open_events(source.path, source.size)
+    seen_triggers = seen_imu = seen_errors = 0
     for events in reader.chunks():
-        triggers = getattr(reader, "triggers", [])  # the RAW reader collects them
-        new = triggers[seen_triggers:]
-        seen_triggers = len(triggers)
-        errors = getattr(reader, "errors", 0)
-        yield EventChunk(events, TriggerArray.concatenate(new) if new else TriggerArray.empty(),
-                         errors - seen_errors)
-        seen_errors = errors
+        source.warnings[:] = reader.warnings  # before the yield: a consumer may stop there
+        new_triggers, seen_triggers = reader.triggers[seen_triggers:], len(reader.triggers)
+        new_imu, seen_imu = reader.imu[seen_imu:], len(reader.imu)
+        yield EventChunk(events, TriggerArray.concatenate(new_triggers),
+                         reader.errors - seen_errors, ImuArray.concatenate(new_imu))
+        seen_errors = reader.errors
+    if len(reader.triggers) > seen_triggers or len(reader.imu) > seen_imu:  # after the last events
+        yield EventChunk(EventArray.empty(*(reader.size or (1, 1))),
+                         TriggerArray.concatenate(reader.triggers[seen_triggers:]),
+                         reader.errors - seen_errors,
+                         ImuArray.concatenate(reader.imu[seen_imu:]))
+    source.warnings[:] = reader.warnings
 
 
 def _bag_chunks(path: Path, topic: str) -> Iterator[EventChunk]:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from neuro_nodes.events.event_array import EventArray
+from neuro_nodes.events.imu import ImuArray
 from neuro_nodes.events.trigger_array import TriggerArray
 
 PEAK_BIN_NS = 10_000_000  # peak rate measured over 10 ms bins
@@ -23,6 +24,9 @@ class EventStats:
     on: int = 0
     trigger_rise: int = 0
     trigger_fall: int = 0
+    imu_samples: int = 0
+    imu_t_first_ns: int | None = None
+    imu_t_last_ns: int | None = None
     t_first_ns: int | None = None
     t_last_ns: int | None = None
     packets: int = 0
@@ -30,10 +34,17 @@ class EventStats:
     _bins: Counter = dataclasses.field(default_factory=Counter, repr=False)
 
     def add(self, events: EventArray, triggers: TriggerArray | None = None,
-            errors: int = 0) -> None:
+            errors: int = 0, imu: ImuArray | None = None) -> None:
         self.packets += 1
         self.errors += errors
         self.width, self.height = events.width, events.height
+        if imu is not None and len(imu):
+            self.imu_samples += len(imu)
+            first, last = int(imu.t.min()), int(imu.t.max())
+            self.imu_t_first_ns = first if self.imu_t_first_ns is None else min(
+                self.imu_t_first_ns, first)
+            self.imu_t_last_ns = last if self.imu_t_last_ns is None else max(
+                self.imu_t_last_ns, last)
         if triggers is not None and len(triggers):
             self.trigger_rise += triggers.rising_count  # properties, not methods
             self.trigger_fall += triggers.falling_count
@@ -55,6 +66,8 @@ class EventStats:
         duration_s = ((self.t_last_ns - self.t_first_ns) * 1e-9
                       if self.t_first_ns is not None else 0.0)
         peak = max(self._bins.values(), default=0) / (PEAK_BIN_NS * 1e-9)
+        imu_span = ((self.imu_t_last_ns - self.imu_t_first_ns) * 1e-9
+                    if self.imu_t_first_ns is not None else 0.0)
         return {
             "events": self.events, "on": self.on, "off": self.off,
             "trigger_rise": self.trigger_rise, "trigger_fall": self.trigger_fall,
@@ -63,4 +76,6 @@ class EventStats:
             "duration_s": duration_s,
             "mean_rate_evps": self.events / duration_s if duration_s > 0 else 0.0,
             "peak_rate_evps": peak, "packets": self.packets, "errors": self.errors,
+            "imu_samples": self.imu_samples,
+            "imu_rate_hz": (self.imu_samples - 1) / imu_span if imu_span > 0 else 0.0,
         }

@@ -37,13 +37,15 @@ def test_round_trip_is_exact(tmp_path: Path, suffix: str) -> None:
     assert write_events(path, chunks, 640, 480) == len(events)
     back = read_all(path)
     assert (back.width, back.height) == (640, 480)
+    if suffix == ".raw":  # our EVT 3.0 encoder writes a microsecond's events in (y, p, x) order
+        events = events[np.lexsort((events.x, events.p, events.y, events.t))]
     assert back.equals(events)
 
 
 def test_csv_round_trip_with_given_size(tmp_path: Path) -> None:
     events = random_events(5000)
     write_events(tmp_path / "e.csv", [events], 640, 480)
-    back = read_all(tmp_path / "e.csv", fallback_size=(640, 480))
+    back = read_all(tmp_path / "e.csv", size=(640, 480))
     assert np.array_equal(back.t, events.t) and np.array_equal(back.x, events.x)
     assert np.array_equal(back.p, events.p)
 
@@ -65,7 +67,7 @@ def test_dat_written_by_faery_is_read(tmp_path: Path) -> None:
 
 def test_ecd_events_txt(tmp_path: Path) -> None:
     (tmp_path / "events.txt").write_text("0.000100 10 20 1\n0.000250 11 21 0\n1.5 12 22 1\n")
-    back = read_all(tmp_path / "events.txt", fallback_size=(240, 180))
+    back = read_all(tmp_path / "events.txt", size=(240, 180))
     assert back.t.tolist() == [100_000, 250_000, 1_500_000_000]
     assert back.x.tolist() == [10, 11, 12] and back.p.tolist() == [1, 0, 1]
 
@@ -81,7 +83,7 @@ def test_prophesee_and_plain_hdf5_layouts(tmp_path: Path) -> None:
         for name in ("t", "x", "y", "p"):
             f.create_dataset(name, data=cd[name])
     assert read_all(tmp_path / "prophesee.hdf5").equals(events)
-    plain = read_all(tmp_path / "plain.h5", fallback_size=(640, 480))
+    plain = read_all(tmp_path / "plain.h5", size=(640, 480))
     assert plain.equals(events)
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from neuro_nodes.events.event_array import EventArray
-from neuro_nodes.events.files.base import EventFileError, EventFileInfo
+from neuro_nodes.events.files.base import EventFileError, EventFileInfo, EventFileReader
+from neuro_nodes.events.geometry import MAX_SIDE, SizeError, parse_side
 
 CHUNK = 1 << 20
 
@@ -29,8 +30,8 @@ def _layout(f) -> tuple[str, object]:
     raise EventFileError(f"{f.filename}: no events/{{t,x,y,p}}, CD/events or root x,y,t,p datasets")
 
 
-class Hdf5Reader:
-    def __init__(self, path: Path, fallback_size: tuple[int, int] = (1280, 720)) -> None:
+class Hdf5Reader(EventFileReader):
+    def __init__(self, path: Path, size: tuple[int, int] | None = None) -> None:
         import h5py
 
         self.path = path
@@ -40,9 +41,17 @@ class Hdf5Reader:
             raise EventFileError(f"{path}: not a readable HDF5 file ({err})") from err
         self._kind, self._group = _layout(self._file)
         attrs = dict(self._file.attrs)
-        width = int(attrs.get("width", fallback_size[0]))
-        height = int(attrs.get("height", fallback_size[1]))
-        self.info = EventFileInfo(str(path), "hdf5", f"hdf5-{self._kind}", width, height)
+        stated, warnings = (0, 0), []
+        if "width" in attrs or "height" in attrs:
+            try:
+                stated = (parse_side(attrs.get("width"), f"{path}: attribute 'width'"),
+                          parse_side(attrs.get("height"), f"{path}: attribute 'height'"))
+            except SizeError as err:
+                warnings.append(f"{err}; ignored")
+        super().__init__(EventFileInfo(str(path), "hdf5", f"hdf5-{self._kind}", *stated,
+                                       "the file's attributes"), size)
+        if size is None:
+            self.header_warnings = warnings
 
     def _columns(self, start: int, stop: int) -> tuple[np.ndarray, ...]:
         g = self._group
@@ -55,7 +64,8 @@ class Hdf5Reader:
         g = self._group
         return len(g) if self._kind == "prophesee" else len(g["t"])
 
-    def chunks(self) -> Iterator[EventArray]:
+    def _read(self) -> Iterator[EventArray]:
+        w, h = self.info.width or MAX_SIDE, self.info.height or MAX_SIDE
         offset = 0
         if "t_offset" in self._file:
             offset = int(self._file["t_offset"][()])
@@ -65,7 +75,7 @@ class Hdf5Reader:
                 yield EventArray.unchecked(
                     t=(t.astype(np.int64) + offset) * 1000, x=x.astype(np.uint16),
                     y=y.astype(np.uint16), p=(p > 0).astype(np.uint8),
-                    width=self.info.width, height=self.info.height)
+                    width=w, height=h)
         except OSError as err:  # a filter plugin missing (Prophesee ECF) or a corrupt chunk
             raise EventFileError(f"{self.path}: cannot read events ({err}); Prophesee files "
                                  "compressed with the ECF codec need its HDF5 plugin") from err
