@@ -1,0 +1,121 @@
+"""One source for the neuron equations: the compiled neuron kernels of the event backend are
+compiled from neuro_nodes.snn.equations, which the torch step functions also call, so an
+edited equation changes both paths together (and a divergence is caught, not served)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from accel_nets import DT, make_graph, spikes
+
+from neuro_nodes.accel import AccelModel
+from neuro_nodes.accel import fused as fz
+from neuro_nodes.accel.fused import FusedNeuron
+from neuro_nodes.accel.ops import NeuronOp
+from neuro_nodes.snn import (
+    CubaLIFCell,
+    CubaLIFParameters,
+    IFCell,
+    IFParameters,
+    LIFCell,
+    LIFParameters,
+    equations,
+)
+
+SHAPE = (3, 4, 5)
+GEN = torch.Generator().manual_seed(0)
+
+
+# edited equations: an input coefficient doubled (no float literal: see equations.py)
+def leaky_integrate(v, x, dt_tau, r, v_leak):
+    return v + dt_tau * ((v_leak - v) + (r + r) * x)
+
+
+def synaptic_current(i, x, dt_tau_syn, w_in):
+    return i + dt_tau_syn * ((w_in + w_in) * x - i)
+
+
+def integrate(v, x, dt_r):
+    return v + (dt_r + dt_r) * x
+
+
+CASES = {
+    "LIF": (LIFCell(LIFParameters(tau_mem=torch.rand(SHAPE, generator=GEN) * 1e-2 + 1e-3, r=7.0,
+                                  v_leak=0.05, v_th=0.4, v_reset=-0.1), DT),
+            "leaky_integrate", leaky_integrate),
+    "CubaLIF": (CubaLIFCell(CubaLIFParameters(tau_syn=3e-3, tau_mem=1e-2, r=5.0, w_in=2.0,
+                                              v_th=0.4), DT),
+                "synaptic_current", synaptic_current),
+    "IF": (IFCell(IFParameters(r=torch.rand(SHAPE, generator=GEN) * 500, v_th=0.3), DT),
+           "integrate", integrate),
+}
+
+
+def trajectory(cell, steps: int = 6) -> torch.Tensor:
+    """Spikes of ``cell``'s step function over a fixed input sequence."""
+    gen = torch.Generator().manual_seed(5)
+    state, out = None, []
+    for _ in range(steps):
+        z, state = type(cell).step_fn(torch.rand((2, *SHAPE), generator=gen) * 0.5, state,
+                                      cell.p, cell.dt)
+        out.append(z)
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_an_edited_equation_changes_the_step_function_and_the_kernel_alike(kind, tmp_path,
+                                                                            monkeypatch):
+    cell, name, edited = CASES[kind]
+    before = trajectory(cell)
+    default_file = fz.kernels().__file__
+    monkeypatch.setattr(equations, name, edited)
+    after = trajectory(cell)
+    assert not torch.equal(before, after)  # the step function follows the edit...
+    mod = fz.kernels(directory=tmp_path)
+    assert mod.__file__ != default_file  # a new generated module: no stale compiled kernel
+    neuron = FusedNeuron(cell, cell.p, mod)
+    assert neuron.check(SHAPE)  # ...and so does the compiled kernel, bit for bit
+
+
+def test_a_kernel_that_disagrees_with_the_step_function_is_not_used(tmp_path, monkeypatch):
+    """Kernels compiled from other equations than the step functions run: the runtime's
+    first-use check finds the difference, warns and runs the step function instead."""
+    monkeypatch.setattr(equations, "leaky_integrate", leaky_integrate)
+    stale = fz.kernels(directory=tmp_path)
+    monkeypatch.undo()
+    graph, shape = make_graph("conv")
+    monkeypatch.setattr(fz, "kernels", lambda *a, **k: stale)
+    with pytest.warns(RuntimeWarning, match="differs from its step function"):
+        model = AccelModel(graph, DT)
+    x = spikes((8, 2, *shape), 0.3)
+    dense = AccelModel(graph, DT, backend="dense")
+    assert torch.equal(model.run(x), dense.run(x))
+    ops = [op for op in model._backend.ops.values() if isinstance(op, NeuronOp)]
+    lif_ops = [op for op in ops if op.primitive == "LIF"]
+    assert lif_ops and all(op.fused is not None and op.fused.ok is False for op in lif_ops)
+
+
+def test_the_default_event_backend_uses_the_compiled_neurons():
+    graph, shape = make_graph("conv")
+    model = AccelModel(graph, DT)
+    ops = [op for op in model._backend.ops.values() if isinstance(op, NeuronOp)]
+    assert ops and all(op.fused is not None and op.fused.ok for op in ops)
+    reference = AccelModel(graph, DT, fused_neurons=False)
+    assert all(op.fused is None for op in reference._backend.ops.values()
+               if isinstance(op, NeuronOp))
+    x = spikes((8, 2, *shape), 0.3)
+    assert torch.equal(model.run(x), reference.run(x))
+
+
+def test_the_kernel_lists_exactly_the_spikes_it_writes():
+    cell = LIFCell(LIFParameters(tau_mem=5e-3, r=20.0, v_th=0.5), DT)
+    neuron = FusedNeuron(cell, cell.p)
+    gen = torch.Generator().manual_seed(2)
+    state = None
+    for _ in range(5):  # 130 neurons: two full blocks of 64 and a remainder
+        x = torch.rand((3, 130), generator=gen)
+        z, state, events = neuron.run(x, state)
+        for b, (idx, val) in enumerate(events.samples):
+            assert idx.tolist() == torch.nonzero(z[b]).flatten().tolist()
+            assert val.tolist() == [1.0] * idx.size
+    assert events.binary and not events.cl and events.count == int(z.sum())
