@@ -60,9 +60,16 @@ def is_bag(path: Path) -> bool:
     return path.is_dir() and (path / "metadata.yaml").is_file()
 
 
+def _yaml_problem(err: Exception) -> str:
+    mark = getattr(err, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{getattr(err, 'problem', None) or type(err).__name__}{where}"
+
+
 @contextlib.contextmanager
 def bag_errors(path: Path) -> Iterator[None]:
-    """A bag that cannot be read becomes one :class:`EventFileError` naming the file."""
+    """A bag that cannot be read becomes one one-line :class:`EventFileError` naming the
+    file (the bag reader's errors, and metadata.yaml that is not text or not YAML)."""
     import yaml
 
     from neuro_nodes.bag.reader import BagError
@@ -71,16 +78,21 @@ def bag_errors(path: Path) -> Iterator[None]:
     meta = Path(path) / "metadata.yaml"
     try:
         yield
-    except BagError as err:
-        raise EventFileError(str(err) if str(path) in str(err) else f"{path}: {err}") from err
     except UnicodeDecodeError as err:  # only metadata.yaml is read as text
         raise EventFileError(f"{meta}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
                              f"offset {err.start})") from err
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or type(err).__name__
-        raise EventFileError(f"{meta}: not valid YAML ({problem}{where})") from err
+        raise EventFileError(f"{meta}: not valid YAML ({_yaml_problem(err)})") from err
+    except BagError as err:
+        cause = err.__cause__
+        if isinstance(cause, yaml.YAMLError):
+            raise EventFileError(f"{meta}: not valid YAML ({_yaml_problem(cause)})") from err
+        if isinstance(cause, UnicodeDecodeError):
+            raise EventFileError(f"{meta}: not UTF-8 text (byte "
+                                 f"0x{cause.object[cause.start]:02x} at offset {cause.start})"
+                                 ) from err
+        text = " ".join(str(err).split())  # one line
+        raise EventFileError(text if str(path) in text else f"{path}: {text}") from err
     except (KeyError, TypeError, AttributeError) as err:  # YAML, but not a bag's metadata
         raise EventFileError(f"{meta}: not rosbag2 metadata ({type(err).__name__}: {err})"
                              ) from err
