@@ -181,10 +181,12 @@ def _decode_words(
 @jit
 def _decode_chunk(
     data: np.ndarray, state: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Size the output (``_count``), decode into it (``_decode_words``): the events' t, x, y,
-    p columns, the triggers' (t, id, value) rows and the error count, in one call (a call
-    from Python costs about as much as decoding a few hundred words)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+    """Size the output (``_count``) and decode into it (``_decode_words``) in one call (a
+    call from Python costs about as much as decoding a few hundred words): the t, x, y, p
+    columns with the first ``k`` events, the (t, id, value) rows with the first ``kt``
+    triggers, ``k``, ``kt`` and the error count. (The columns are returned whole, sliced by
+    the caller, so that a view's ``base`` is an ndarray whose size is what was allocated.)"""
     n, n_trig = _count(data)
     t = np.empty(n, np.int64)
     x = np.empty(n, np.uint16)
@@ -192,7 +194,7 @@ def _decode_chunk(
     p = np.empty(n, np.uint8)
     trig = np.empty((3, n_trig), np.int64)
     k, kt, errors = _decode_words(data, state, t, x, y, p, trig)
-    return t[:k], x[:k], y[:k], p[:k], trig[:, :kt], errors
+    return t, x, y, p, trig, k, kt, errors
 
 
 class Evt3Decoder(StreamDecoder):
@@ -243,12 +245,14 @@ class Evt3Decoder(StreamDecoder):
         return decode_in_chunks(data, 2 * CHUNK_WORDS, self._decode_words)
 
     def _decode_words(self, data: np.ndarray) -> tuple[EventArray, TriggerArray, int]:
-        t, x, y, p, trig, errors = _decode_chunk(data, self._state)
+        t, x, y, p, trig, k, kt, errors = _decode_chunk(data, self._state)
+        if k < t.size:  # room left over: vector pixels without events, events dropped
+            t, x, y, p = t[:k], x[:k], y[:k], p[:k]
         events = EventArray.unchecked(t, x, y, p, self.width, self.height)
-        if not trig.shape[1]:
+        if not kt:
             return events, NO_TRIGGERS, errors
-        return events, TriggerArray.unchecked(trig[0].copy(), trig[1].astype(np.uint8),
-                                              trig[2].astype(np.uint8)), errors
+        return events, TriggerArray.unchecked(trig[0, :kt].copy(), trig[1, :kt].astype(np.uint8),
+                                              trig[2, :kt].astype(np.uint8)), errors
 
 
 # encoder state carried between packets: TIME_HIGH ticks (unwrapped; -1: a new stream),
