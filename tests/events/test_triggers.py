@@ -23,7 +23,8 @@ def stream(n: int = 5000, n_triggers: int = 40, seed: int = 0) -> tuple[EventArr
     events = EventArray(t=t, x=rng.integers(0, 320, n), y=rng.integers(0, 240, n),
                         p=rng.integers(0, 2, n), width=320, height=240)
     tt = np.sort(rng.choice(np.arange(0, 400_000, 7), n_triggers, replace=False)) * 1000
-    triggers = TriggerArray(t=tt, id=np.zeros(n_triggers, np.uint8), value=np.arange(n_triggers) % 2 == 0)
+    triggers = TriggerArray(t=tt, id=np.zeros(n_triggers, np.uint8),
+                            value=np.arange(n_triggers) % 2 == 0)
     return events, triggers
 
 
