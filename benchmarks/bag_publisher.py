@@ -1,6 +1,7 @@
 """Publisher process of ``neuro bench bag``: evt3 packets at a fixed rate, then its count.
 
-``python -m benchmarks.bag_publisher PAYLOADS N RATE_HZ SUBSCRIBERS best_effort|reliable``
+``python -m benchmarks.bag_publisher PAYLOADS N RATE_HZ SUBSCRIBERS default|best_effort|reliable``
+(``default``: the project's event publisher QoS, ``EVENTS_PUB_QOS``, as event_camera uses it)
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ def main() -> None:
     from event_camera_msgs.msg import EventPacket
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-    from neuro_nodes.ros.qos import EVENTS_QOS
+    from neuro_nodes.ros.qos import EVENTS_PUB_QOS
 
     path, n_packets, rate_hz, subscribers, reliability = sys.argv[1:6]
-    qos = QoSProfile(depth=EVENTS_QOS.depth, reliability=ReliabilityPolicy.RELIABLE
-                     if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT)
+    qos = EVENTS_PUB_QOS if reliability == "default" else QoSProfile(
+        depth=EVENTS_PUB_QOS.depth, reliability=ReliabilityPolicy.RELIABLE
+        if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT)
     with open(path, "rb") as f:
         payloads = f.read().split(SEPARATOR)
     rclpy.init()

@@ -33,7 +33,7 @@ from neuro_nodes.events.sources import is_bag
 from neuro_nodes.events.texture_scene import TextureSceneParams
 from neuro_nodes.ros.node_base import NeuroNode, run_node
 from neuro_nodes.ros.ports import publishes
-from neuro_nodes.ros.qos import EVENTS_QOS, LATCHED_QOS
+from neuro_nodes.ros.qos import EVENTS_PUB_OVERRIDES, EVENTS_PUB_QOS, LATCHED_QOS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,14 +87,16 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
     ports = (
         publishes("events", "event_camera_msgs/msg/EventPacket",
                   "event packets (bags: payload as recorded; otherwise `encoding`)",
-                  "best effort, depth 1000"),
+                  "reliable, depth 1000 (best effort: -p qos_overrides./<ns>/events."
+                  "publisher.reliability:=best_effort)"),
         publishes("camera_info", "sensor_msgs/msg/CameraInfo", "sensor size", "latched"),
     )
 
     def __init__(self, **node_kwargs) -> None:
         super().__init__(self.node_name, **node_kwargs)
         self._make_packets = self._packet_factory()
-        self._pub = self.create_publisher(EventPacket, "events", EVENTS_QOS)
+        self._pub = self.create_publisher(EventPacket, "events", EVENTS_PUB_QOS,
+                                          qos_overriding_options=EVENTS_PUB_OVERRIDES)
         self._info_pub = self.create_publisher(CameraInfo, "camera_info", LATCHED_QOS)
         self._info_size: tuple[int, int] | None = None
         self._replay_clock = ReplayClock(self._pace_rate())

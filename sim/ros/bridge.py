@@ -35,7 +35,7 @@ from neuro_nodes.core.params import param
 from neuro_nodes.events.emulator import PRESETS
 from neuro_nodes.ros.node_base import NeuroNode, run_node
 from neuro_nodes.ros.ports import publishes, service, subscribes
-from neuro_nodes.ros.qos import EVENTS_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from neuro_nodes.ros.qos import EVENTS_PUB_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from sim.ros import convert
 from sim.runner import Output, SimRates, SimRunner
 from sim.scenes import SCENES
@@ -50,7 +50,7 @@ TOPICS: dict[str, tuple[str, type, Any]] = {
     "camera_info": ("/camera/camera_info", CameraInfo, SENSOR_QOS),
     "depth": ("/depth/image", Image, SENSOR_QOS),
     "points": ("/depth/points", PointCloud2, SENSOR_QOS),
-    "events": ("/events", EventPacket, EVENTS_QOS),
+    "events": ("/events", EventPacket, EVENTS_PUB_QOS),  # reliable: recordable losslessly
     "imu": ("/imu", Imu, SENSOR_QOS),
     "joints": ("/joint_states", JointState, SENSOR_QOS),
     "tf": ("/tf", TFMessage, RELIABLE_QOS),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
+from bag_ros_helpers import RecorderProbe, stop_recorder
 from event_camera_msgs.msg import EventPacket
 from ros_helpers import spin_until
 
@@ -19,39 +18,6 @@ from neuro_nodes.ros.qos import EVENTS_QOS
 pytestmark = pytest.mark.ros
 NEURO = [sys.executable, "-m", "neuro_nodes.cli.main", "bag"]
 TOPIC = "/event_camera/events"
-
-
-class RecorderProbe:
-    """A node that sees the recorder in the graph and reads its message count (diagnostics)."""
-
-    def __init__(self, name: str) -> None:
-        rclpy.init()
-        self.node = rclpy.create_node(name)
-        self.recorded = -1
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
-
-    def _on_diag(self, msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if status.hardware_id == "/recorder":
-                values = {kv.key: kv.value for kv in status.values}
-                self.recorded = int(values.get("messages", 0))
-
-    def wait_for_recorder(self) -> bool:
-        return spin_until(self.node, lambda: "recorder" in self.node.get_node_names()
-                          and self.recorded >= 0, 60.0)
-
-    def wait_recorded(self, n: int, timeout: float = 30.0) -> bool:
-        return spin_until(self.node, lambda: self.recorded >= n, timeout)
-
-    def close(self) -> None:
-        self.node.destroy_node()
-        rclpy.try_shutdown()
-
-
-def _stop(recorder: subprocess.Popen) -> str:
-    if recorder.poll() is None:
-        recorder.send_signal(signal.SIGINT)
-    return recorder.communicate(timeout=60)[0]
 
 
 def test_recorder_started_first_gets_every_packet(shared_data: Path, tmp_path: Path) -> None:
@@ -69,7 +35,7 @@ def test_recorder_started_first_gets_every_packet(shared_data: Path, tmp_path: P
         assert probe.wait_recorded(201), f"recorder has {probe.recorded} of 201"
     finally:
         probe.close()
-        output = _stop(recorder)
+        output = stop_recorder(recorder)
     assert recorder.returncode == 0, output
     original = [p.events.tobytes() for p in read_event_packets(source)]
     assert len(original) == 201
@@ -99,7 +65,7 @@ def test_recorder_waits_for_a_publisher_before_choosing_qos(tmp_path: Path) -> N
         assert probe.wait_recorded(50), f"recorded {probe.recorded} of 50"
     finally:
         probe.close()
-        output = _stop(recorder)
+        output = stop_recorder(recorder)
     assert recorder.returncode == 0, output
     assert [p.seq for p in read_event_packets(out)] == list(range(50))
 
@@ -116,7 +82,7 @@ def test_recording_nothing_is_reported_with_the_reason(tmp_path: Path) -> None:
         assert probe.wait_for_recorder(), "recorder did not come up"
     finally:
         probe.close()
-        output = _stop(recorder)
+        output = stop_recorder(recorder)
     assert recorder.returncode == 0, output
     assert "warning: /only_subscribed: 0 messages recorded (no publisher appeared" in output
     assert "warning: /never_there: 0 messages recorded (the topic never appeared)" in output
