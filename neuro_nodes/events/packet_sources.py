@@ -1,17 +1,22 @@
 """Where an event camera's packets come from: a bag, an event file, or the emulator.
 
 Each source yields :class:`OutPacket` in stream order; ``t_ns`` is the sensor time
-of the packet's last event, which paces replay. The ROS node only publishes them.
+of the packet's last event, which paces replay. Event files with an IMU (AEDAT4) also yield
+:class:`OutImu` batches, in time order with the packets. The ROS node only publishes them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import numpy as np
 
 from neuro_nodes.events.codecs.base import make_encoder
 from neuro_nodes.events.emulator import EmulatorParams, EventEmulator
+from neuro_nodes.events.event_array import EventArray
+from neuro_nodes.events.imu import ImuArray
 from neuro_nodes.events.packetize import to_packets
 from neuro_nodes.events.texture_scene import TextureScene, TextureSceneParams
 
@@ -24,6 +29,12 @@ class OutPacket:
     height: int
     time_base: int
     payload: bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class OutImu:
+    t_ns: int          # pacing time: sensor time of the last sample
+    samples: ImuArray  # REP-145 units (rad/s, m/s^2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,15 +58,69 @@ def bag_packets(path: Path, topic: str) -> Iterator[OutPacket]:
                         p.events.tobytes())
 
 
-def file_packets(path: Path, packing: Packetizing,
-                 fallback_size: tuple[int, int] = (1280, 720)) -> Iterator[OutPacket]:
-    """Events of a file re-encoded into packets, paced by sensor time."""
+def file_packets(path: Path, packing: Packetizing, size: tuple[int, int] | None = None,
+                 warn: Callable[[str], None] | None = None) -> Iterator[OutPacket | OutImu]:
+    """Events (and triggers) of a file re-encoded into packets, with its IMU samples, in
+    time order, paced by sensor time. ``size``: the user's sensor size (see
+    :mod:`neuro_nodes.events.geometry`); when events need a larger one, packets continue at
+    that size (a new stream) and ``warn`` is told why."""
     from neuro_nodes.events.files import open_events
+    from neuro_nodes.events.trigger_array import TriggerArray
 
-    reader = open_events(path, fallback_size)
-    encoder = make_encoder(packing.encoding, reader.info.width, reader.info.height)
-    for chunk in reader.chunks():
-        yield from _encode(chunk, encoder, packing)
+    reader = open_events(path, size)
+    encoder, enc_size = None, None
+    seen = {"triggers": 0, "imu": 0, "warnings": 0}
+    held_imu, held_triggers = ImuArray.empty(), TriggerArray.empty()
+    pending: list[OutPacket] = []
+    last_ns = -1
+    for events in reader.chunks():
+        for text in reader.warnings[seen["warnings"]:]:
+            if warn is not None:
+                warn(text)
+        seen["warnings"] = len(reader.warnings)
+        triggers = TriggerArray.concatenate([held_triggers, *reader.triggers[seen["triggers"]:]])
+        held_triggers = TriggerArray.empty()
+        held_imu = ImuArray.concatenate([held_imu, *reader.imu[seen["imu"]:]])
+        seen["triggers"], seen["imu"] = len(reader.triggers), len(reader.imu)
+        if len(events) and (events.width, events.height) != enc_size:
+            enc_size = (events.width, events.height)
+            encoder = make_encoder(packing.encoding, *enc_size)
+        if encoder is None:  # nothing to size packets by yet: keep the triggers for later
+            held_triggers = triggers
+            continue
+        if len(triggers) and int(triggers.t.min()) < last_ns:
+            # a trigger track running behind the events: never send time backwards
+            triggers = TriggerArray.unchecked(np.maximum(triggers.t, last_ns), triggers.id,
+                                              triggers.value)
+        if (events.width, events.height) != enc_size:
+            events = EventArray.unchecked(events.t, events.x, events.y, events.p, *enc_size)
+        # the previous chunk's packets go out now, with the IMU samples read since (an IMU
+        # track may run a little behind the events), all in time order
+        for packet in pending:
+            due = int(np.searchsorted(held_imu.t, packet.t_ns, side="right"))
+            if due:
+                yield OutImu(int(held_imu.t[due - 1]), held_imu[:due])
+                held_imu = held_imu[due:]
+            yield packet
+        pending = list(_encode(events, encoder, packing, triggers))
+        if pending:
+            last_ns = max(last_ns, pending[-1].t_ns)
+    late = TriggerArray.concatenate([held_triggers, *reader.triggers[seen["triggers"]:]])
+    if len(late) and encoder is not None:  # triggers after the last events
+        late = TriggerArray.unchecked(np.maximum(late.t, last_ns), late.id, late.value)
+        pending += _encode(EventArray.empty(*enc_size), encoder, packing, late)
+    held_imu = ImuArray.concatenate([held_imu, *reader.imu[seen["imu"]:]])
+    for packet in pending:
+        due = int(np.searchsorted(held_imu.t, packet.t_ns, side="right"))
+        if due:
+            yield OutImu(int(held_imu.t[due - 1]), held_imu[:due])
+            held_imu = held_imu[due:]
+        yield packet
+    if len(held_imu):
+        yield OutImu(int(held_imu.t[-1]), held_imu)
+    for text in reader.warnings[seen["warnings"]:]:
+        if warn is not None:
+            warn(text)
 
 
 def sim_packets(scene: TextureSceneParams, emulator: EmulatorParams, packing: Packetizing,
@@ -73,9 +138,10 @@ def sim_packets(scene: TextureSceneParams, emulator: EmulatorParams, packing: Pa
         t_ns += step_ns
 
 
-def _encode(events, encoder, packing: Packetizing) -> Iterator[OutPacket]:
+def _encode(events, encoder, packing: Packetizing, triggers=None) -> Iterator[OutPacket]:
     for p in to_packets(events, encoder, max_events=packing.max_events(),
-                        max_dt_ns=round(packing.event_message_time_threshold * 1e9)):
+                        max_dt_ns=round(packing.event_message_time_threshold * 1e9),
+                        triggers=triggers):
         yield OutPacket(p.t_last_ns, p.encoding, p.width, p.height, p.time_base, p.events)
 
 

@@ -72,3 +72,25 @@ def test_texture_scene_flow_warps_one_frame_onto_the_next() -> None:
     inner = (slice(20, -20), slice(20, -20))
     error, unwarped = np.abs(warped - a)[inner].mean(), np.abs(b - a)[inner].mean()
     assert error < 0.25 * unwarped, (error, unwarped)
+
+
+def test_aedat4_file_packets_carry_triggers_and_imu_in_time_order(tmp_path: Path) -> None:
+    from aedat4_helpers import N_EVENTS, N_IMU, write_dv_aedat4
+
+    from neuro_nodes.events.trigger_array import TriggerArray
+
+    truth = write_dv_aedat4(tmp_path / "d.aedat4")
+    out = list(sources.file_packets(tmp_path / "d.aedat4", sources.Packetizing()))
+    times = [o.t_ns for o in out]
+    assert times == sorted(times)
+    packets = [o for o in out if isinstance(o, sources.OutPacket)]
+    imu = [o.samples for o in out if isinstance(o, sources.OutImu)]
+    assert sum(len(s) for s in imu) == N_IMU
+    decoder = make_decoder("evt3", 346, 260)
+    results = [decoder.decode(p.payload) for p in packets]
+    assert sum(len(r.events) for r in results) == N_EVENTS
+    triggers = TriggerArray.concatenate([r.triggers for r in results])
+    first = EventArray.concatenate([r.events for r in results]).t.min()  # EVT3: 24-bit clock
+    offsets_us = (triggers.t - first) // 1000
+    assert np.array_equal(offsets_us, truth["trig_t"] - truth["t"].min())
+    assert np.array_equal(triggers.value, truth["trig_value"])

@@ -66,9 +66,47 @@ class FaeryReader(EventFileReader):
             raise EventFileError(f"{self.path}: corrupt or truncated ({err})") from err
 
 
+class _DvTrack:
+    """One IMU or trigger stream read on its own through dv-processing (which reads a
+    stream's packets by the file's index), so it can be merged with the events by time
+    however the file interleaves the tracks (dv's writer may put all triggers at the end)."""
+
+    def __init__(self, recording, kind: str) -> None:
+        self._next = (recording.getNextImuBatch if kind == "imus"
+                      else recording.getNextTriggerBatch)
+        self._kind = kind
+        self._t = np.empty(0, np.int64)
+        self._rows: list = []
+        self._done = False
+
+    def take_until(self, t_us: int | None) -> list:
+        """Samples with time <= ``t_us`` (None: all that are left)."""
+        while not self._done and (t_us is None or not self._t.size or self._t[-1] <= t_us):
+            batch = self._next()
+            if batch is None:
+                self._done = True
+                break
+            rows = list(batch)
+            self._rows += rows
+            self._t = np.concatenate([self._t, np.fromiter((r.timestamp for r in rows),
+                                                           np.int64, len(rows))])
+        cut = self._t.size if t_us is None else int(np.searchsorted(self._t, t_us, "right"))
+        out, self._rows, self._t = self._rows[:cut], self._rows[cut:], self._t[cut:]
+        return out
+
+
+def _imu_from_dv(rows: list) -> ImuArray:
+    return ImuArray.from_device_units(
+        [r.timestamp for r in rows],
+        [(r.gyroscopeX, r.gyroscopeY, r.gyroscopeZ) for r in rows],
+        [(r.accelerometerX, r.accelerometerY, r.accelerometerZ) for r in rows],
+        [r.temperature for r in rows])
+
+
 class Aedat4Reader(EventFileReader):
-    """Events of the first event track, with the IMU (deg/s and g in the file, converted
-    to rad/s and m/s^2) and triggers of the first IMU and trigger tracks."""
+    """Events of the first event track (faery), with the IMU (deg/s and g in the file,
+    converted to rad/s and m/s^2) and triggers (see :data:`AEDAT4_TRIGGERS`), read through
+    dv-processing and handed out in time order with the events."""
 
     def __init__(self, path: Path, size: tuple[int, int] | None = None) -> None:
         import faery
@@ -85,47 +123,62 @@ class Aedat4Reader(EventFileReader):
         if "events" not in first:
             raise EventFileError(f"{path}: no event track (tracks: "
                                  f"{', '.join(t.data_type for t in tracks) or 'none'})")
-        self._ids = {kind: track.id for kind, track in first.items()}
+        self._event_track = first["events"].id
+        self._kinds = [k for k in ("imus", "triggers") if k in first]
         width, height = first["events"].dimensions
         super().__init__(EventFileInfo(str(path), "aedat4", "aedat4", int(width), int(height),
                                        "the aedat4 event track"), size)
+
+    def _side_tracks(self) -> dict[str, _DvTrack]:
+        if not self._kinds:
+            return {}
+        import dv_processing as dv
+
+        try:
+            recording = dv.io.MonoCameraRecording(str(self.path))
+        except Exception as err:  # dv refuses files it cannot index (e.g. truncated)
+            raise EventFileError(f"{self.path}: cannot read its IMU/trigger streams ({err})"
+                                 ) from err
+        return {kind: _DvTrack(recording, kind) for kind in self._kinds}
+
+    def _take(self, side: dict[str, _DvTrack], t_us: int | None) -> None:
+        if "imus" in side and (rows := side["imus"].take_until(t_us)):
+            self.imu.append(_imu_from_dv(rows))
+        if "triggers" in side and (rows := side["triggers"].take_until(t_us)):
+            self._add_triggers(np.array([r.timestamp for r in rows], np.int64),
+                               np.array([int(r.type) for r in rows], np.int64))
 
     def _read(self) -> Iterator[EventArray]:
         import faery
 
         w, h = self.info.width, self.info.height
-        ids = self._ids
+        side = self._side_tracks()
         try:
             with faery.aedat.Decoder(self.path) as decoder:
                 for track, packet in decoder:
-                    if track.id == ids["events"]:
-                        yield EventArray.unchecked(
-                            t=packet["t"].astype(np.int64) * 1000, x=packet["x"],
-                            y=packet["y"], p=packet["on"].astype(np.uint8), width=w, height=h)
-                    elif track.id == ids.get("imus") and len(packet):
-                        self.imu.append(ImuArray.from_device_units(
-                            packet["t"],
-                            np.column_stack([packet[f"gyroscope_{a}"] for a in "xyz"]),
-                            np.column_stack([packet[f"accelerometer_{a}"] for a in "xyz"]),
-                            packet["temperature"]))
-                    elif track.id == ids.get("triggers") and len(packet):
-                        self._add_triggers(packet)
+                    if track.id != self._event_track or not len(packet):
+                        continue
+                    self._take(side, int(packet["t"][-1]))
+                    yield EventArray.unchecked(
+                        t=packet["t"].astype(np.int64) * 1000, x=packet["x"],
+                        y=packet["y"], p=packet["on"].astype(np.uint8), width=w, height=h)
         except EventFileError:
             raise
         except Exception as err:
             raise EventFileError(f"{self.path}: corrupt or truncated ({err})") from err
+        self._take(side, None)  # what comes after the last events
 
-    def _add_triggers(self, packet: np.ndarray) -> None:
-        known = np.isin(packet["source"], list(AEDAT4_TRIGGERS))
-        packet = packet[known]
-        if not len(packet):
+    def _add_triggers(self, t_us: np.ndarray, kinds: np.ndarray) -> None:
+        known = np.isin(kinds, list(AEDAT4_TRIGGERS))
+        t_us, kinds = t_us[known], kinds[known]
+        if not t_us.size:
             return
         table = np.zeros((256, 2), np.uint8)
         for kind, (channel, value) in AEDAT4_TRIGGERS.items():
             table[kind] = channel, value
-        mapped = table[packet["source"]]
+        mapped = table[kinds]
         self.triggers.append(TriggerArray.unchecked(
-            packet["t"].astype(np.int64) * 1000, mapped[:, 0].copy(), mapped[:, 1].copy()))
+            t_us * 1000, mapped[:, 0].copy(), mapped[:, 1].copy()))
 
 
 class _ChunkStream:
