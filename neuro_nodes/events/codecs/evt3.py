@@ -22,6 +22,7 @@ from neuro_nodes.events.codecs.base import (
     StreamDecoder,
     check_geometry,
     decode_in_chunks,
+    wrap_output,
 )
 from neuro_nodes.events.event_array import EventArray
 from neuro_nodes.events.trigger_array import TriggerArray
@@ -246,13 +247,7 @@ class Evt3Decoder(StreamDecoder):
 
     def _decode_words(self, data: np.ndarray) -> tuple[EventArray, TriggerArray, int]:
         t, x, y, p, trig, k, kt, errors = _decode_chunk(data, self._state)
-        if k < t.size:  # room left over: vector pixels without events, events dropped
-            t, x, y, p = t[:k], x[:k], y[:k], p[:k]
-        events = EventArray.unchecked(t, x, y, p, self.width, self.height)
-        if not kt:
-            return events, NO_TRIGGERS, errors
-        return events, TriggerArray.unchecked(trig[0, :kt].copy(), trig[1, :kt].astype(np.uint8),
-                                              trig[2, :kt].astype(np.uint8)), errors
+        return (*wrap_output(t, x, y, p, k, trig, kt, self.width, self.height), errors)
 
 
 # encoder state carried between packets: TIME_HIGH ticks (unwrapped; -1: a new stream),
