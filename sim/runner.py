@@ -21,6 +21,7 @@ clock          100      /clock
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -41,6 +42,11 @@ from sim.sensors.joints import JointStateReader
 from sim.sensors.pointcloud import depth_to_points
 from sim.spatial import Pose
 from sim.world import SimWorld
+
+#: with an event sink, how many frames emulation may lag behind rendering (bounds memory;
+#: two chunks of the sim thread at 100 Hz events)
+MAX_PENDING_FRAMES = 4
+_HANDED_OFF = object()  # a producer's result that is not an output (the sink got it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,12 +135,13 @@ class SimRunner:
             self._producers["camera"] = self._rgb
             self._producers["depth"] = self._depth_and_points
             self._producers["ground_truth"] = self._ground_truth
+        self._event_sink: Callable[[Output], None] | None = None
+        self._pending: deque[Future] = deque()
         if self._events is not None:
             # emulate on a worker thread while the next frames render (numpy and the GL
             # readback release the GIL): one worker keeps the frames in order
             self._emulation = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator")
-            self._producers["events"] = lambda: self._emulation.submit(
-                self._events.feed, self._rgb(), self.time_ns)
+            self._producers["events"] = self._submit_events
         self._next_ns = {k: 0 for k in self._producers if getattr(self.rates, k) > 0}
 
     # -- control ----------------------------------------------------------------------------
@@ -163,7 +170,22 @@ class SimRunner:
         self._next_ns = {k: self._next_ns.get(k, now) for k in self._producers
                          if getattr(self.rates, k) > 0}
 
+    def set_event_sink(self, sink: Callable[[Output], None] | None) -> None:
+        """Hand each frame's event payloads to ``sink`` on the emulation thread, in order,
+        as soon as they are encoded, instead of returning them from :meth:`advance`: physics
+        and rendering go on meanwhile (at most :data:`MAX_PENDING_FRAMES` ahead) and the
+        sink's work (the bridge's messages and publishing) leaves the stepping thread too.
+        :meth:`flush` waits for what is in flight."""
+        self.flush()
+        self._event_sink = sink
+
+    def flush(self) -> None:
+        """Wait until every frame handed to the event sink is through (raising its error)."""
+        while self._pending:
+            self._pending.popleft().result()
+
     def reset(self, seed: int | None = None) -> None:
+        self.flush()  # frames of the old episode are fed before the emulator forgets it
         self.world.reset(seed)
         if self._events is not None:
             self._events.reset()
@@ -189,7 +211,9 @@ class SimRunner:
             now = self.world.time_ns
             for kind, due in self._next_ns.items():
                 if now >= due:
-                    out.append(Output(kind, now, self._producers[kind]()))
+                    data = self._producers[kind]()
+                    if data is not _HANDED_OFF:
+                        out.append(Output(kind, now, data))
                     self._next_ns[kind] = due + round(1e9 / getattr(self.rates, kind))
                     if self._next_ns[kind] <= now:  # fell behind: skip, never burst
                         self._next_ns[kind] = now + round(1e9 / getattr(self.rates, kind))
@@ -197,6 +221,18 @@ class SimRunner:
                 for o in out]
 
     # -- producers --------------------------------------------------------------------------
+    def _submit_events(self) -> Future | object:
+        rgb, t_ns, sink = self._rgb(), self.time_ns, self._event_sink
+        if sink is None:  # advance() waits for it and returns the payloads
+            return self._emulation.submit(self._events.feed, rgb, t_ns)
+        while self._pending and self._pending[0].done():  # reap, raising a failure early
+            self._pending.popleft().result()
+        self._pending.append(self._emulation.submit(
+            lambda: sink(Output("events", t_ns, self._events.feed(rgb, t_ns)))))
+        while len(self._pending) > MAX_PENDING_FRAMES:
+            self._pending.popleft().result()
+        return _HANDED_OFF
+
     def _odometry(self) -> Odometry | None:
         if self.rig.base_body is None:
             return None
@@ -220,6 +256,7 @@ class SimRunner:
 
     def close(self) -> None:
         if self._events is not None:
+            self._pending.clear()  # let what is in flight finish, without raising here
             self._emulation.shutdown(wait=True)
         for sensor in (self._cam, self._depth, self._flow, self._events):
             if sensor is not None:

@@ -2,8 +2,10 @@
 
 MuJoCo's GL contexts belong to the thread that made them, so this thread creates, steps
 and closes the runner; other threads hand it work with :meth:`SimThread.call` (reset,
-stepping while paused, SDF queries). Outputs go to ``publish`` as they fall due. ROS-free:
-the sim bridge node wraps it.
+stepping while paused, SDF queries). Outputs go to ``publish`` as they fall due; event
+payloads go to it from the runner's emulation thread, in order, so this thread renders the
+next frames meanwhile (``publish`` must be thread-safe). ROS-free: the sim bridge node
+wraps it.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class SimThread:
             dt_ns = round(self.runner.world.timestep * 1e9)
             for out in self.runner.advance(self.runner.time_ns + n_steps * dt_ns):
                 self._publish(out)
+            self.runner.flush()  # the step's events are out when the caller hears back
             return self.runner.time_ns
         return self.call(work)
 
@@ -73,6 +76,7 @@ class SimThread:
     def _run(self) -> None:
         try:
             self.runner = self._make_runner()
+            self.runner.set_event_sink(self._publish)
         except Exception as err:
             self._startup_error = err
             self._ready.set()
@@ -109,6 +113,7 @@ class SimThread:
             end_ns = self._end_ns()
             if end_ns:
                 if self.runner.time_ns >= end_ns:
+                    self.runner.flush()  # all of it published before anyone hears finished
                     self.paused.set()
                     self.finished.set()
                     continue
