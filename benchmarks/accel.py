@@ -16,10 +16,11 @@ with one polarity (1 %, 5 %, 20 %); the hidden activity follows from the weights
 (one robot, one stream), ``T`` steps per inference (10; 4 with ``--quick``).
 
 Timed per inference (``T`` steps from a reset), best of N after a warm-up, backends
-interleaved: ``event`` (AccelModel event-driven, neurons by the step functions of
-neuro_nodes.snn), ``event_fused`` (the same with ``fused_neurons=True``: compiled neuron
-updates that emit the spike events, bit-identical to the step functions), ``dense`` (the
-reference GraphModule: every synapse every step) and ``snntorch`` (the source network).
+interleaved: ``event`` (AccelModel's default: event-driven synapses, LIF updates by kernels
+compiled from the equations of neuro_nodes.snn.equations that emit the spike events),
+``event_torch`` (the same with ``fused_neurons=False``: neurons by the torch step functions,
+which call the same equations), ``dense`` (the reference GraphModule: every synapse every
+step) and ``snntorch`` (the source network).
 Outputs are compared (``identical_*``).  Counts (SOPs, MACs, spikes) and energy estimates
 per chip profile are per inference, from the event-driven run's counters.
 """
@@ -40,7 +41,7 @@ from benchmarks import suite_main
 H, W = 260, 346
 ACTIVITIES = (0.01, 0.05, 0.2)
 SNNTORCH_DT = 1e-4
-BACKENDS = ("event", "event_fused", "dense", "snntorch")
+BACKENDS = ("event", "event_torch", "dense", "snntorch")
 
 
 def _log(msg: str) -> None:
@@ -82,18 +83,21 @@ def event_input(activity: float, steps: int, seed: int) -> torch.Tensor:
     return torch.stack([(active & on), (active & ~on)], dim=2).float()
 
 
-def _best(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
-    """Seconds of the fastest of ``repeat`` calls of each function (interleaved), after one
-    warm-up call each."""
+def _best(fns: dict[str, Callable[[], Any]], repeat: int
+          ) -> tuple[dict[str, float], dict[str, float]]:
+    """Wall and CPU seconds (this process, all threads) of the fastest of ``repeat`` calls of
+    each function (interleaved), after one warm-up call each."""
     for fn in fns.values():
         fn()
     best = dict.fromkeys(fns, float("inf"))
+    cpu = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             best[name] = min(best[name], time.perf_counter() - t0)
-    return best
+            cpu[name] = min(cpu[name], time.process_time() - c0)
+    return best, cpu
 
 
 def _accel_call(model: Any, x: torch.Tensor, results: dict[str, torch.Tensor],
@@ -137,7 +141,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         graph = export_to_nir(net, torch.zeros(1, 2, H, W), ignore_dims=[0])
     models = {
         "event": AccelModel(graph, SNNTORCH_DT),
-        "event_fused": AccelModel(graph, SNNTORCH_DT, fused_neurons=True),
+        "event_torch": AccelModel(graph, SNNTORCH_DT, fused_neurons=False),
         "dense": AccelModel(graph, SNNTORCH_DT, backend="dense"),
     }
     out["network"] = ("snnTorch: Conv2d(2→8,k3,s2,p1)–Leaky–Conv2d(8→16,k3,s2,p1)–Leaky–"
@@ -146,11 +150,13 @@ def run(quick: bool = False) -> dict[str, Any]:
     neurons = 8 * 130 * 173 + 16 * 65 * 87 + 10
 
     times: dict[str, dict[str, float]] = {b: {} for b in BACKENDS}
+    cpu_times: dict[str, dict[str, float]] = {b: {} for b in BACKENDS}
     keys = ("speedup_event_vs_dense", "speedup_event_vs_snntorch",
-            "speedup_event_fused_vs_dense", "speedup_event_fused_vs_snntorch",
-            "sops_per_inference", "macs_per_inference", "dense_macs_per_inference",
+            "speedup_event_torch_vs_dense", "speedup_event_torch_vs_snntorch",
+            "cpu_speedup_event_vs_dense", "sops_per_inference", "macs_per_inference",
+            "dense_macs_per_inference",
             "spikes_per_inference", "hidden_firing_rate", "dense_equivalent_j",
-            "identical_event_dense", "identical_event_fused_dense", "identical_snntorch_dense")
+            "identical_event_dense", "identical_event_torch_dense", "identical_snntorch_dense")
     for k in keys:
         out[k] = {}
     energy: dict[str, dict[str, float | None]] = {p: {} for p in PROFILES}
@@ -166,15 +172,17 @@ def run(quick: bool = False) -> dict[str, Any]:
             m.counting = False  # time the runtime, not the instrumentation
         fns = {name: _accel_call(m, x, results, name) for name, m in models.items()}
         fns["snntorch"] = _snntorch_call(net, x, results)
-        best = _best(fns, repeat)
+        best, cpu = _best(fns, repeat)
         for name, sec in best.items():
             times[name][key] = round(sec * 1e3, 3)
-        for name in ("event", "event_fused"):
+            cpu_times[name][key] = round(cpu[name] * 1e3, 3)
+        out["cpu_speedup_event_vs_dense"][key] = round(cpu["dense"] / cpu["event"], 2)
+        for name in ("event", "event_torch"):
             for ref in ("dense", "snntorch"):
                 out[f"speedup_{name}_vs_{ref}"][key] = round(best[ref] / best[name], 2)
         out["identical_event_dense"][key] = bool(torch.equal(results["event"], results["dense"]))
-        out["identical_event_fused_dense"][key] = bool(
-            torch.equal(results["event_fused"], results["dense"]))
+        out["identical_event_torch_dense"][key] = bool(
+            torch.equal(results["event_torch"], results["dense"]))
         out["identical_snntorch_dense"][key] = bool(
             torch.equal(results["snntorch"], results["dense"]))
 
@@ -201,18 +209,22 @@ def run(quick: bool = False) -> dict[str, Any]:
                 notes[f"energy_{name}"] = str(exc)
 
     out["time_ms_per_inference"] = times
+    out["cpu_ms_per_inference"] = cpu_times
     out["energy_per_inference_j"] = energy
     out["layer_firing_rate"] = firing
     out["energy_sources"] = {name: {"sop": p.e_sop_source, "mac": p.e_mac_source,
                                     "neuron": p.e_neuron_source}
                              for name, p in PROFILES.items()}
     out["notes"] = notes | {
-        "event": "AccelModel(backend='event'): event-driven synapses, neurons by the "
-                 "neuro_nodes.snn step functions (torch)",
-        "event_fused": "AccelModel(fused_neurons=True): the same, LIF updates by one compiled "
-                       "pass each (checked bit-identical to the step functions)",
+        "event": "AccelModel(backend='event'), the default: event-driven synapses, LIF "
+                 "updates by kernels compiled from neuro_nodes.snn.equations (checked "
+                 "bit-identical to the step functions)",
+        "event_torch": "AccelModel(fused_neurons=False): the same, neurons by the "
+                       "neuro_nodes.snn step functions (torch)",
         "threads": "event-driven kernels run on one thread; dense and snnTorch use torch's "
                    f"{torch.get_num_threads()} threads",
+        "cpu": "cpu_*: CPU seconds of this process (all threads), best of the same calls; "
+               "less sensitive than wall time to other load on the machine",
     }
     return out
 
@@ -231,12 +243,16 @@ def table(res: dict[str, Any]) -> str:
     ]
     for b in BACKENDS:
         lines.append(f"{b:26s}" + "".join(f"{t[b][a]:12.2f}" for a in acts))
+    cpu = res["cpu_ms_per_inference"]
+    for b in BACKENDS:
+        lines.append(f"{b + ' (CPU ms)':26s}" + "".join(f"{cpu[b][a]:12.2f}" for a in acts))
     for k in ("speedup_event_vs_dense", "speedup_event_vs_snntorch",
-              "speedup_event_fused_vs_dense", "speedup_event_fused_vs_snntorch"):
+              "speedup_event_torch_vs_dense", "speedup_event_torch_vs_snntorch",
+              "cpu_speedup_event_vs_dense"):
         lines.append(f"{k.removeprefix('speedup_'):26s}" + "".join(
             f"{res[k][a]:11.2f}x" for a in acts))
     lines.append(f"{'identical outputs':26s}" + "".join(
-        f"{str(res['identical_event_dense'][a] and res['identical_event_fused_dense'][a]):>12s}"
+        f"{str(res['identical_event_dense'][a] and res['identical_event_torch_dense'][a]):>12s}"
         for a in acts))
     lines += ["", f"{'per inference':26s}" + "".join(f"{'act ' + a:>12s}" for a in acts)]
     for k in ("sops_per_inference", "macs_per_inference", "dense_macs_per_inference",

@@ -145,59 +145,6 @@ def tap_table(n_in: int, n_out: int, k: int, stride: int, pad: int, dil: int
     return count, taps, outs
 
 
-@jit(inline=True)
-def _axpy16(out, o, w, w0, v):  # pragma: no cover - compiled
-    for q in range(16):  # a constant trip count: one or two vector operations
-        out[o + q] += v * w[w0 + q]
-
-
-@jit(inline=True)
-def _axpy8(out, o, w, w0, v):  # pragma: no cover - compiled
-    for q in range(8):
-        out[o + q] += v * w[w0 + q]
-
-
-@jit(inline=True)
-def axpy(out, o, w, w0, v, m):  # pragma: no cover - compiled
-    """``out[o:o+m] += v · w[w0:w0+m]``, in blocks of 16 and 8 (constant trip counts
-    vectorise far better than a loop of run-time length)."""
-    q = 0
-    while q + 16 <= m:
-        _axpy16(out, o + q, w, w0 + q, v)
-        q += 16
-    if q + 8 <= m:
-        _axpy8(out, o + q, w, w0 + q, v)
-        q += 8
-    while q < m:
-        out[o + q] += v * w[w0 + q]
-        q += 1
-
-
-@jit(inline=True)
-def _conv_body(idx, val, wf, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo, groups, n_col,
-               cout_g):  # pragma: no cover - compiled
-    khw = rt.shape[1] * kw
-    cin_g = n_col // khw
-    cout = cout_g * groups
-    inv_c, inv_w, inv_hw = 1.0 / C, 1.0 / W, 1.0 / (H * W)
-    pairs = 0
-    for k in range(idx.size):
-        c, i, j = _decode(idx[k], C, W, H * W, cl, inv_c, inv_w, inv_hw)
-        g = 0 if groups == 1 else c // cin_g
-        base_col = g * n_col + (c - g * cin_g) * khw
-        v = val[k]
-        nj = cn[j]
-        for a in range(rn[i]):
-            row_col = base_col + rt[i, a] * kw
-            row_out = ro[i, a] * Wo
-            for b in range(nj):
-                w0 = (row_col + ct[j, b]) * cout_g
-                o = (row_out + co[j, b]) * cout + g * cout_g
-                axpy(out, o, wf, w0, v, cout_g)
-            pairs += nj
-    return pairs
-
-
 @jit()
 def conv_events(idx, val, wt3, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co,
                 Wo):  # pragma: no cover - compiled
@@ -207,19 +154,46 @@ def conv_events(idx, val, wt3, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co,
     :func:`tap_table`.  Returns the number of (event, tap) pairs; each pair adds one weight
     vector of C_out/groups synapses."""
     groups, n_col, m = wt3.shape
-    wf = wt3.reshape(-1)  # no array views inside the loops (reference counting)
-    # common channel counts as constants: the weight-vector loop then vectorises fully
-    if m == 8:
-        return _conv_body(idx, val, wf, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo,
-                          groups, n_col, 8)
-    if m == 16:
-        return _conv_body(idx, val, wf, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo,
-                          groups, n_col, 16)
-    if m == 32:
-        return _conv_body(idx, val, wf, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo,
-                          groups, n_col, 32)
-    return _conv_body(idx, val, wf, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo,
-                      groups, n_col, m)
+    # [position, (group,) channel] views: the innermost index runs from 0 (numba adds no
+    # negative-index fix-up, so the weight-vector loop vectorises); one group: 2-D views
+    if groups == 1:
+        return _conv_body(idx, val, wt3[0], out.reshape(out.size // m, m), C, H, W, cl, kw,
+                          rn, rt, ro, cn, ct, co, Wo)
+    out3 = out.reshape(out.size // (groups * m), groups, m)
+    pairs = 0
+    for g in range(groups):  # the events of each group's input channels, into its outputs
+        pairs += _conv_body(idx, val, wt3[g], out3[:, g, :], C, H, W, cl, kw, rn, rt, ro,
+                            cn, ct, co, Wo, g * (n_col // (rt.shape[1] * kw)))
+    return pairs
+
+
+@jit(inline=True)
+def _conv_body(idx, val, w2, out2, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo,
+               c0=0):  # pragma: no cover - compiled
+    """The scatter of the events of channels ``c0 .. c0 + C_in/groups`` (one group)."""
+    n_col, m = w2.shape
+    khw = rt.shape[1] * kw
+    cin_g = n_col // khw
+    inv_c, inv_w, inv_hw = 1.0 / C, 1.0 / W, 1.0 / (H * W)
+    pairs = 0
+    for k in range(idx.size):
+        c, i, j = _decode(idx[k], C, W, H * W, cl, inv_c, inv_w, inv_hw)
+        c -= c0
+        if c < 0 or c >= cin_g:
+            continue
+        base_col = c * khw
+        v = val[k]
+        nj = cn[j]
+        for a in range(rn[i]):
+            row_col = base_col + rt[i, a] * kw
+            row_out = ro[i, a] * Wo
+            for b in range(nj):
+                col = row_col + ct[j, b]
+                pos = row_out + co[j, b]
+                for q in range(m):
+                    out2[pos, q] += v * w2[col, q]
+            pairs += nj
+    return pairs
 
 
 @jit()
