@@ -83,3 +83,26 @@ def test_decoders_survive_garbage(encoding):
         if i % 97 == 0:
             decoder.reset()
     check(decoder.flush(), W, H)
+
+
+@pytest.mark.parametrize("encoding", decoder_encodings())
+def test_decode_many_of_garbage_is_sequential_decode(encoding):
+    """Mutated payloads (bit flips, truncations at any byte, random slices, repeats) with
+    random uint64 time bases: one ``decode_many`` per batch gives the events, triggers and
+    error count of one ``decode`` per payload."""
+    rng = np.random.default_rng(1000 + sum(map(ord, encoding)))
+    base = [valid_payload(encoding, rng) for _ in range(8)]
+    payloads = [mutate(base[i % len(base)], rng) for i in range(300)]
+    bases = [int(b) for b in rng.integers(0, 2**64, len(payloads), dtype=np.uint64)]
+    one, many = make_decoder(encoding, W, H), make_decoder(encoding, W, H)
+    expected = [one.decode(p, tb) for p, tb in zip(payloads, bases, strict=True)]
+    got, i = [], 0
+    while i < len(payloads):
+        n = int(rng.integers(1, 20))
+        got.append(many.decode_many(payloads[i : i + n], bases[i : i + n]))
+        check(got[-1], W, H)
+        i += n
+    ev = [EventArray.concatenate([r.events for r in rs]) for rs in (expected, got)]
+    tr = [TriggerArray.concatenate([r.triggers for r in rs]) for rs in (expected, got)]
+    assert ev[0].equals(ev[1]) and tr[0].equals(tr[1])
+    assert sum(r.errors for r in expected) == sum(r.errors for r in got) > 0
