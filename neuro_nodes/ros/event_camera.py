@@ -13,6 +13,14 @@
 
 Packets are cut like metavision_driver's (``event_message_time_threshold``,
 ``event_message_size_threshold``); ``header.stamp`` is host time at publication.
+Trigger events travel in the payload (bags: as recorded; files: re-encoded with the events).
+An event file's IMU (AEDAT4) is published on ``imu`` as ``sensor_msgs/Imu`` in REP-145
+units: angular velocity in rad/s (the file's deg/s x pi/180), linear acceleration in m/s^2
+(the file's g x 9.80665), no orientation (``orientation_covariance[0] = -1``), stamped with
+host time at publication like the packets (both paced by the same sensor clock). The size of
+a file's sensor follows :mod:`neuro_nodes.events.geometry` (``width``/``height`` set it).
+With ``loop`` false the end of the stream is reported on /diagnostics (``end_of_stream``) and
+the node exits (exit 0) once subscribers have what was sent, unless ``at_end`` is ``idle``.
 """
 
 from __future__ import annotations
@@ -23,11 +31,14 @@ import time
 from pathlib import Path
 
 from event_camera_msgs.msg import EventPacket
-from sensor_msgs.msg import CameraInfo
+from rclpy.duration import Duration
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Imu
 
 from neuro_nodes.core.params import param
 from neuro_nodes.events import packet_sources as sources
 from neuro_nodes.events.emulator import PRESETS
+from neuro_nodes.events.geometry import EVT_MAX_SIDE, user_size
 from neuro_nodes.events.replay import ReplayClock
 from neuro_nodes.events.sources import is_bag
 from neuro_nodes.events.texture_scene import TextureSceneParams
@@ -73,12 +84,23 @@ class EventCameraParams:
                                         min=-50.0, max=50.0, read_only=True)
     seed: int = param(0, "source=sim: texture and noise seed", min=0, read_only=True)
     wait_for_subscribers: int = param(
-        0, "Start streaming once this many subscribers matched (offline processing)", min=0,
-        max=100, read_only=True)
+        0, "Start streaming once this many subscribers matched (events, and imu for files "
+        "with an IMU; offline processing)", min=0, max=100, read_only=True)
+    width: int = param(0, "source=file, event file: sensor width (px); 0: the file's, else "
+                       "the camera its header names, else the events' extent", min=0,
+                       max=EVT_MAX_SIDE, read_only=True)
+    height: int = param(0, "source=file, event file: sensor height (px), with width", min=0,
+                        max=EVT_MAX_SIDE, read_only=True)
+    imu_frame_id: str = param("imu_link", "header.frame_id of the IMU samples of a file")
+    at_end: str = param("exit", "source=file, loop false, at the end of the stream (reported "
+                        "on /diagnostics): 'exit' (exit 0 once subscribers have it all) or "
+                        "'idle' (stay up)", choices=("exit", "idle"), read_only=True)
 
     def validate(self) -> None:
         if self.source == "file" and not self.path:
             raise ValueError("parameter 'path' is empty: give the recording to replay")
+        if bool(self.width) != bool(self.height):
+            raise ValueError("parameters 'width' and 'height': give both, or neither (0)")
 
 
 class EventCameraNode(NeuroNode[EventCameraParams]):
@@ -90,14 +112,20 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
                   "reliable, depth 1000 (best effort: -p qos_overrides./<ns>/events."
                   "publisher.reliability:=best_effort)"),
         publishes("camera_info", "sensor_msgs/msg/CameraInfo", "sensor size", "latched"),
+        publishes("imu", "sensor_msgs/msg/Imu",
+                  "event files with an IMU (AEDAT4): rad/s, m/s^2, no orientation",
+                  "reliable, depth 1000"),
     )
 
     def __init__(self, **node_kwargs) -> None:
         super().__init__(self.node_name, **node_kwargs)
+        self._has_imu = False
         self._make_packets = self._packet_factory()
         self._pub = self.create_publisher(EventPacket, "events", EVENTS_PUB_QOS,
                                           qos_overriding_options=EVENTS_PUB_OVERRIDES)
         self._info_pub = self.create_publisher(CameraInfo, "camera_info", LATCHED_QOS)
+        self._imu_pub = self.create_publisher(Imu, "imu", IMU_QOS)
+        self.finished = False  # run_node stops spinning once set (end of stream, at_end exit)
         self._info_size: tuple[int, int] | None = None
         self._replay_clock = ReplayClock(self._pace_rate())
         self._stop = threading.Event()
@@ -133,9 +161,17 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
             return lambda: sources.bag_packets(path, name)
         from neuro_nodes.events.files import open_events
 
-        open_events(path)  # fail now, with the reason, if the file cannot be read
+        size = user_size(p.width, p.height)
+        reader = open_events(path, size)  # fail now, with the reason, if it cannot be read
+        self._has_imu = reader.has_imu
+        for text in reader.header_warnings:
+            self.get_logger().warning(text)
         self.get_logger().info(f"replaying {path} as {p.encoding} (rate {p.rate}, loop {p.loop})")
-        return lambda: sources.file_packets(path, packing)
+        return lambda: sources.file_packets(path, packing, size, warn=self._size_warning)
+
+    def _size_warning(self, text: str) -> None:
+        self.get_logger().warning(text)
+        self.health.count("size_grown")
 
     def _pace_rate(self) -> float:
         return 0.0 if self.params.source == "hardware" else self.params.rate
@@ -145,7 +181,8 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
             self._replay_clock = ReplayClock(self._pace_rate())
 
     def _run(self) -> None:
-        while self._pub.get_subscription_count() < self.params.wait_for_subscribers:
+        pubs = [self._pub, self._imu_pub] if self._has_imu else [self._pub]
+        while min(p.get_subscription_count() for p in pubs) < self.params.wait_for_subscribers:
             if self._stop.wait(0.05):
                 return
         try:
@@ -153,14 +190,45 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
                 for packet in self._make_packets():
                     if self._stop.wait(self._replay_clock.delay(packet.t_ns, time.monotonic())):
                         return
-                    self._publish(packet)
+                    if isinstance(packet, sources.OutImu):
+                        self._publish_imu(packet.samples)
+                    else:
+                        self._publish(packet)
                 self._replay_clock.restart()
                 if not (self.params.loop and self.params.source == "file"):
-                    self.get_logger().info("end of stream")
+                    self._end_of_stream()
                     return
         except Exception as err:  # a corrupt file midway, an unplugged camera: report, stay up
             self.health.error("source_failed", str(err))
             self.get_logger().error(f"event source stopped: {err}")
+
+    def _end_of_stream(self) -> None:
+        """Say so on /diagnostics; with at_end exit, stop once subscribers have it all."""
+        self.get_logger().info("end of stream")
+        self.health.count("end_of_stream")
+        self.conditions["stream"] = "end of stream (loop false)"
+        if self.params.at_end == "exit":
+            for pub in (self._pub, self._imu_pub):  # reliable subscribers get everything
+                pub.wait_for_all_acked(Duration(seconds=5.0))
+        self._diagnostics.publish()
+        if self.params.at_end == "exit":
+            # (the base class's diagnostics publisher: reliable, so this waits for delivery)
+            self._diagnostics._pub.wait_for_all_acked(Duration(seconds=5.0))
+            self.finished = True
+
+    def _publish_imu(self, samples) -> None:
+        stamp = self.get_clock().now().to_msg()
+        for k in range(len(samples)):
+            msg = Imu()
+            msg.header.stamp = stamp
+            msg.header.frame_id = self.params.imu_frame_id
+            msg.orientation_covariance[0] = -1.0  # no orientation estimate (sensor_msgs/Imu)
+            g, a = samples.gyro[k], samples.accel[k]
+            msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z = map(float, g)
+            msg.linear_acceleration.x, msg.linear_acceleration.y, msg.linear_acceleration.z = (
+                map(float, a))
+            self._imu_pub.publish(msg)
+        self.health.count("imu", len(samples))
 
     def _publish(self, packet: sources.OutPacket) -> None:
         msg = EventPacket(encoding=packet.encoding, width=packet.width, height=packet.height,
@@ -185,10 +253,12 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
 
 
 NODE_CLASS = EventCameraNode
+# IMU samples: reliable (recordable without loss; best-effort subscribers match too)
+IMU_QOS = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def main(args=None) -> int:
-    return run_node(EventCameraNode, args)
+    return run_node(EventCameraNode, args, done=lambda node: node.finished)
 
 
 if __name__ == "__main__":

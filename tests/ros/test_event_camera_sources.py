@@ -70,3 +70,86 @@ def test_event_file_source_replays_every_event(tmp_path: Path) -> None:
     got = EventArray.concatenate([decoder.decode(bytes(p.events)).events for p in packets])
     assert len(got) == n, output
     assert np.array_equal(np.sort(got.t), events.t)
+
+
+def _run_to_end(params: list[str], timeout: float = 60.0, until=None):
+    """Start the node, receive /events, /imu, /diagnostics reliably until it exits by itself."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Imu
+
+    cmd = [str(SCRIPT), "--ros-args"] + [a for p in params for a in ("-p", p)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rclpy.init()
+    node = rclpy.create_node("end_probe")
+    lossless = QoSProfile(depth=100_000, reliability=ReliabilityPolicy.RELIABLE)
+    got: dict[str, list] = {"events": [], "imu": [], "diag": []}
+    node.create_subscription(EventPacket, "/events", got["events"].append, lossless)
+    node.create_subscription(Imu, "/imu", got["imu"].append, lossless)
+    node.create_subscription(DiagnosticArray, "/diagnostics", got["diag"].append, lossless)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            rclpy.spin_once(node, timeout_sec=0.05)
+            if until is not None and until(got):
+                break
+        for _ in range(10):  # what arrived before the exit
+            rclpy.spin_once(node, timeout_sec=0.05)
+        running = proc.poll() is None
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+        if proc.poll() is None:
+            proc.terminate()
+        output = proc.communicate(timeout=15)[0]
+    return (None if running else proc.returncode), got, output
+
+
+def _ended(diagnostics) -> bool:
+    return any(kv.key == "end_of_stream" and kv.value == "1"
+               for msg in diagnostics for st in msg.status for kv in st.values)
+
+
+def test_aedat4_file_publishes_imu_in_si_units_triggers_and_exits_at_end(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "events"))
+    from aedat4_helpers import N_EVENTS, N_IMU, write_dv_aedat4
+
+    from neuro_nodes.events.imu import STANDARD_GRAVITY
+    from neuro_nodes.events.trigger_array import TriggerArray
+
+    truth = write_dv_aedat4(tmp_path / "davis.aedat4")
+    rc, got, output = _run_to_end([f"path:={tmp_path / 'davis.aedat4'}", "rate:=1.0",
+                                   "wait_for_subscribers:=1"])
+    assert rc == 0, output  # loop false, at_end exit: a clean exit by itself
+    assert "end of stream" in output and _ended(got["diag"]), output
+    imu = got["imu"]
+    assert len(imu) == N_IMU, output
+    gyro = np.array([[m.angular_velocity.x, m.angular_velocity.y, m.angular_velocity.z]
+                     for m in imu])
+    accel = np.array([[m.linear_acceleration.x, m.linear_acceleration.y,
+                       m.linear_acceleration.z] for m in imu])
+    np.testing.assert_allclose(gyro, np.deg2rad(truth["gyro"]), atol=1e-5)  # deg/s -> rad/s
+    np.testing.assert_allclose(accel, truth["accel"] * STANDARD_GRAVITY, atol=1e-4)  # g
+    assert all(m.orientation_covariance[0] == -1.0 for m in imu)
+    decoder = make_decoder("evt3", 346, 260)
+    results = [decoder.decode(bytes(p.events)) for p in got["events"]]
+    assert sum(len(r.events) for r in results) == N_EVENTS
+    triggers = TriggerArray.concatenate([r.triggers for r in results])
+    assert np.array_equal(triggers.value, truth["trig_value"])
+
+
+def test_raw_without_geometry_gets_its_camera_size(shared_data: Path) -> None:
+    packets, info, _ = collect([f"path:={shared_data / 'prophesee_gen3_evt2/recording.raw'}",
+                                "rate:=0.2"], want_packets=5)
+    assert (info.width, info.height) == (640, 480)
+    assert {(p.width, p.height) for p in packets} == {(640, 480)}
+
+
+def test_end_of_stream_is_reported_and_at_end_idle_stays_up(shared_data: Path) -> None:
+    bag = shared_data / "event_camera_codecs_mono_cd"  # 2 packets
+    rc, got, output = _run_to_end([f"path:={bag}", "wait_for_subscribers:=1", "at_end:=idle"],
+                                  timeout=30.0, until=lambda g: _ended(g["diag"]))
+    assert _ended(got["diag"]) and len(got["events"]) == 2, output
+    assert rc is None, output  # still running when the end was reported
+    rc, got, output = _run_to_end([f"path:={bag}", "wait_for_subscribers:=1"], timeout=30.0)
+    assert rc == 0 and _ended(got["diag"]) and len(got["events"]) == 2, output

@@ -34,6 +34,7 @@ class EventFileReader:
     """
 
     info: EventFileInfo
+    has_imu = False  # the file holds an IMU stream
 
     def __init__(self, info: EventFileInfo, user_size: tuple[int, int] | None) -> None:
         if user_size is not None:

@@ -125,6 +125,7 @@ class Aedat4Reader(EventFileReader):
                                  f"{', '.join(t.data_type for t in tracks) or 'none'})")
         self._event_track = first["events"].id
         self._kinds = [k for k in ("imus", "triggers") if k in first]
+        self.has_imu = "imus" in first
         width, height = first["events"].dimensions
         super().__init__(EventFileInfo(str(path), "aedat4", "aedat4", int(width), int(height),
                                        "the aedat4 event track"), size)
