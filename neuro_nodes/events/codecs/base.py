@@ -8,9 +8,10 @@ so one decoder must see all packets of one stream, in order. The legacy message
 
 A consumer that receives many small packets per callback (1 ms packets, a frame or SNN step
 every 10-40 ms) decodes them with one ``decode_many`` call: the per-call cost (about 5 us,
-as much as decoding ~500 events) is then paid once per callback. Payloads are read in place
-(``bytes``, ``bytearray``, ``memoryview``, ``array.array`` as rclpy delivers ``uint8[]``,
-numpy arrays); ``decode_many`` copies a batch once, into the one buffer its kernel reads.
+about as long as decoding a 600-event packet) is then paid once per callback. Payloads are
+read in place (``bytes``, ``bytearray``, ``memoryview``, ``array.array`` as rclpy delivers
+``uint8[]``, numpy arrays); ``decode_many`` copies a batch once, into the one buffer its
+kernel reads.
 """
 
 from __future__ import annotations
