@@ -60,9 +60,19 @@ class SimEventCamera:
         emu = emulator or dataclasses.replace(PRESETS[p.preset], seed=p.seed)
         self.emulator = EventEmulator(p.width, p.height, emu)
         self.encoder = make_encoder(p.encoding, p.width, p.height)
-        self.sensor = CameraSensor(model, p.camera, p.width, p.height)
+        self._model = model
+        self._sensor: CameraSensor | None = None
         self.last_events = EventArray.empty(p.width, p.height)
         self.last_frame: np.ndarray | None = None
+
+    @property
+    def sensor(self) -> CameraSensor:
+        """Its own renderer, made on first use: a caller that feeds frames it rendered
+        itself (the sim runner shares one render with the RGB camera) needs none."""
+        if self._sensor is None:
+            p = self.params
+            self._sensor = CameraSensor(self._model, p.camera, p.width, p.height)
+        return self._sensor
 
     def feed(self, rgb: np.ndarray, t_ns: int) -> list[PacketPayload]:
         """Events since the previous frame, as payloads (none for the first frame)."""
@@ -88,7 +98,8 @@ class SimEventCamera:
         self.last_events = EventArray.empty(p.width, p.height)
 
     def close(self) -> None:
-        self.sensor.close()
+        if self._sensor is not None:
+            self._sensor.close()
 
 
 __all__ = ["EventCameraParams", "SimEventCamera"]

@@ -37,6 +37,7 @@ def test_sink_gets_what_advance_returned_in_order_off_the_stepping_thread() -> N
         runner.set_event_sink(sink)
         returned = runner.advance(until)
         runner.flush()
+        assert runner._events._sensor is None  # fed the runner's render: no GL context of its own
     finally:
         runner.close()
     assert {o.kind for o in returned} == {"clock", "odometry"}  # events went to the sink
