@@ -153,3 +153,37 @@ def test_end_of_stream_is_reported_and_at_end_idle_stays_up(shared_data: Path) -
     assert rc is None, output  # still running when the end was reported
     rc, got, output = _run_to_end([f"path:={bag}", "wait_for_subscribers:=1"], timeout=30.0)
     assert rc == 0 and _ended(got["diag"]) and len(got["events"]) == 2, output
+
+
+def test_file_size_the_events_contradict_grows_and_loses_nothing(tmp_path: Path) -> None:
+    from neuro_nodes.events.codecs import make_encoder
+
+    rng = np.random.default_rng(8)
+    n = 5000
+    x, y = rng.integers(0, 346, n), rng.integers(0, 260, n)
+    x[0], y[0] = 345, 259
+    events = EventArray(t=np.sort(rng.integers(0, 200_000, n)) * 1000, x=x, y=y,
+                        p=rng.integers(0, 2, n), width=346, height=260)
+    path = tmp_path / "small.raw"
+    path.write_bytes(b"% evt 3.0\n% format EVT3;height=10;width=10\n% end\n"
+                     + make_encoder("evt3", 346, 260).encode(events))
+    rc, got, output = _run_to_end([f"path:={path}", "wait_for_subscribers:=1"])
+    assert rc == 0, output
+    assert "outside the 10x10" in output
+    assert {(p.width, p.height) for p in got["events"]} == {(346, 260)}
+    decoder = make_decoder("evt3", 346, 260)
+    assert sum(len(decoder.decode(bytes(p.events)).events) for p in got["events"]) == n
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    (["width:=640"], "give both, or neither"),
+    (["width:=4000", "height:=3000"], "width out of range"),
+])
+def test_bad_size_parameters_are_refused_at_start(tmp_path: Path, params: list[str],
+                                                  expected: str) -> None:
+    write_events(tmp_path / "e.h5", [EventArray.empty(64, 48)], 64, 48)
+    args = [f"path:={tmp_path / 'e.h5'}", *params]
+    cmd = [str(SCRIPT), "--ros-args"] + [a for p in args for a in ("-p", p)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
