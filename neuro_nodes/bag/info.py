@@ -13,10 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from neuro_nodes.bag.event_packets import EVENT_TYPES
-from neuro_nodes.bag.reader import BagError
+from neuro_nodes.bag.reader import BagError, load_metadata
 
 
 def _load_metadata(folder: Path) -> tuple[dict[str, Any], list[str]]:
@@ -24,11 +22,9 @@ def _load_metadata(folder: Path) -> tuple[dict[str, Any], list[str]]:
     meta_path = folder / "metadata.yaml"
     if meta_path.is_file():
         try:
-            info = yaml.safe_load(meta_path.read_text())["rosbag2_bagfile_information"]
-            if isinstance(info, dict):
-                return info, problems
-        except (yaml.YAMLError, KeyError, TypeError) as err:
-            problems.append(f"metadata.yaml unreadable ({err}); computed from the files")
+            return load_metadata(folder), problems
+        except BagError as err:
+            problems.append(f"{err}; computed from the files")
     else:
         problems.append("no metadata.yaml; computed from the files ('neuro bag reindex' "
                         "writes one)")

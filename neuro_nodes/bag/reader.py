@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -34,14 +35,39 @@ class RawMessage:
     data: bytes
 
 
-def _storage_files(folder: Path) -> tuple[str, list[Path]]:
+def load_metadata(folder: str | Path) -> dict[str, Any]:
+    """``rosbag2_bagfile_information`` of ``folder/metadata.yaml``; every way it can be
+    unreadable is a one-line ``BagError`` naming the file."""
+    folder = Path(folder)
     meta_path = folder / "metadata.yaml"
+    if not folder.is_dir():
+        raise BagError(f"{folder}: no such bag folder")
     if not meta_path.is_file():
-        raise BagError(f"{folder}: no metadata.yaml (run 'neuro bag reindex' once it exists)")
+        raise BagError(f"{folder}: no metadata.yaml in this folder ('neuro bag reindex "
+                       f"{folder}' rebuilds it from the storage files)")
     try:
-        info = yaml.safe_load(meta_path.read_text())["rosbag2_bagfile_information"]
-    except (yaml.YAMLError, KeyError, TypeError) as err:
-        raise BagError(f"{meta_path}: not a rosbag2 metadata file ({err})") from err
+        text = meta_path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BagError(f"{meta_path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
+                       f"offset {err.start})") from err
+    except OSError as err:
+        raise BagError(f"{meta_path}: cannot read ({err.strerror or err})") from err
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise BagError(f"{meta_path}: not valid YAML ({problem}{where})") from err
+    info = doc.get("rosbag2_bagfile_information") if isinstance(doc, dict) else None
+    if not isinstance(info, dict):
+        raise BagError(f"{meta_path}: not rosbag2 metadata (no 'rosbag2_bagfile_information' "
+                       "mapping)")
+    return info
+
+
+def _storage_files(folder: Path) -> tuple[str, list[Path]]:
+    info = load_metadata(folder)
     files = [folder / p for p in info.get("relative_file_paths") or []]
     storage = info.get("storage_identifier") or ""
     if not storage and files:
@@ -128,9 +154,8 @@ def _sqlite_messages(files: list[Path], topics: set[str] | None,
 def _message_decompressor(folder: Path):
     """zstd decompression for bags recorded with rosbag2's ``message`` compression mode."""
     try:
-        info = yaml.safe_load((folder / "metadata.yaml").read_text())
-        info = info["rosbag2_bagfile_information"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        info = load_metadata(folder)
+    except BagError:
         return None
     if str(info.get("compression_mode") or "").lower() != "message":
         return None

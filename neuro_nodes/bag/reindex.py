@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from neuro_nodes.bag.reader import BagError
+from neuro_nodes.bag.reader import BagError, load_metadata
 from neuro_nodes.bag.writer import (
     _FileStats,
     build_metadata,
@@ -46,6 +46,7 @@ class ReindexResult:
     metadata: dict[str, Any]                     # the new rosbag2_bagfile_information
     repaired: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (file, backup)
     problems: list[str] = dataclasses.field(default_factory=list)
+    unreadable: list[str] = dataclasses.field(default_factory=list)  # files nothing was read of
 
 
 @dataclasses.dataclass
@@ -76,9 +77,8 @@ def storage_files(folder: Path) -> tuple[str, list[Path]]:
 
 def _old_metadata(folder: Path) -> dict[str, Any]:
     try:
-        info = yaml.safe_load((folder / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
-        return info if isinstance(info, dict) else {}
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return load_metadata(folder)
+    except BagError:
         return {}
 
 
@@ -228,6 +228,7 @@ def _index_sqlite(path: Path, topics: dict[str, _TopicAcc], old_hashes: dict[str
         db = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as err:
         result.problems.append(f"{path.name}: cannot open ({err})")
+        result.unreadable.append(f"{path}: cannot open the sqlite3 database ({err})")
         return stats, stored_meta
     try:
         columns = {row[1] for row in db.execute("PRAGMA table_info(topics)")}
@@ -261,6 +262,7 @@ def _index_sqlite(path: Path, topics: dict[str, _TopicAcc], old_hashes: dict[str
             db.execute("PRAGMA journal_mode=DELETE")
     except sqlite3.DatabaseError as err:
         result.problems.append(f"{path.name}: damaged database ({err})")
+        result.unreadable.append(f"{path}: corrupt sqlite3 database ({err})")
     finally:
         db.close()
     return stats, stored_meta if isinstance(stored_meta, dict) else {}
@@ -301,6 +303,9 @@ def reindex(folder: str | Path, *, repair: bool = True, write: bool = True) -> R
         ros_distro=str(source.get("ros_distro") or ""),
     )
     result.metadata = info
+    if write and result.unreadable:  # a metadata.yaml of what could be read would lose data
+        kept = "kept as it was" if (folder / "metadata.yaml").exists() else "not written"
+        raise BagError("; ".join(result.unreadable) + f"; {folder / 'metadata.yaml'} {kept}")
     if write:
         meta_path = folder / "metadata.yaml"
         if meta_path.exists():

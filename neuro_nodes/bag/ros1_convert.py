@@ -313,7 +313,11 @@ def convert_ros1(src: str | Path, dst: str | Path, *, storage: str = "mcap",
     if topic:
         topics = [*(topics or []), topic]
     if packet_us is not None:
+        if not packet_us > 0:
+            raise ValueError(f"packet_us {packet_us}: must be > 0")
         max_dt_ns = max(1, int(packet_us * 1000))
+    if max_dt_ns < 1 or max_events < 1:
+        raise ValueError(f"max_dt_ns {max_dt_ns} and max_events {max_events} must be >= 1")
     if not src.is_file():
         raise BagError(f"{src}: no such ROS 1 bag")
     reader = Reader(src)

@@ -62,7 +62,8 @@ def register(sub: Any) -> None:
     c.add_argument("input", help="ROS1 .bag (dvs_msgs / prophesee_event_msgs) or rosbag2 folder")
     c.add_argument("output", help="rosbag2 folder, or an event file (.raw .h5 .aedat4 .csv)")
     c.add_argument("--topic", help="event topic of the input")
-    c.add_argument("--packet-us", type=int, default=1000, help="packet time threshold (us)")
+    c.add_argument("--packet-us", type=_packet_us, default=1000,
+                   help="packet time threshold (us, 1..10,000,000)")
     c.set_defaults(func=_convert)
 
     x = actions.add_parser("reindex", help="rebuild a missing or stale metadata.yaml")
@@ -99,6 +100,19 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _packet_us(text: str) -> int:
+    """argparse type: checked before anything is created (exit 2)."""
+    from neuro_nodes.cli.events_cmd import MAX_PACKET_US
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of us") from None
+    if not 1 <= value <= MAX_PACKET_US:
+        raise argparse.ArgumentTypeError(f"{value} is outside 1..{MAX_PACKET_US:,} us")
     return value
 
 
@@ -172,24 +186,32 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    import shutil
     from pathlib import Path
 
-    src = Path(args.input)
+    src, out = Path(args.input), Path(args.output)
     if src.is_file() and src.suffix == ".bag":
         from neuro_nodes.bag.ros1_convert import convert_ros1
 
-        try:
-            result = convert_ros1(src, Path(args.output), topic=args.topic,
-                                  packet_us=args.packet_us)
-        except (OSError, ValueError, RuntimeError) as err:
-            print(f"neuro bag convert: {err}", file=sys.stderr)
+        if out.exists() or out.is_symlink():  # never write into (or remove) what was there
+            print(f"neuro bag convert: {out}: already exists", file=sys.stderr)
             return 1
+        try:
+            result = convert_ros1(src, out, topic=args.topic, packet_us=args.packet_us)
+        except (OSError, ValueError, RuntimeError, KeyboardInterrupt) as err:
+            removed = out.is_dir()  # a partial output of ours: it did not exist before
+            if removed:
+                shutil.rmtree(out, ignore_errors=True)
+            interrupted = isinstance(err, KeyboardInterrupt)
+            print(f"neuro bag convert: {'interrupted' if interrupted else err}"
+                  + (f"; partial {out} removed" if removed else ""), file=sys.stderr)
+            return 130 if interrupted else 1
         print(f"converted {src} to {args.output}: {result}")
         return 0
     from neuro_nodes.cli.events_cmd import convert
 
     return convert(args.input, args.output, args.topic, "/event_camera/events", None,
-                   args.packet_us, "mcap")
+                   args.packet_us, "mcap", prog="neuro bag convert")
 
 
 def _reindex(args: argparse.Namespace) -> int:

@@ -106,6 +106,9 @@ def open_sources(path: str | Path, topic: str | None = None,
     from neuro_nodes.events.files import EventFileError, open_events
 
     path = Path(path)
+    if path.is_dir() and not is_bag(path):
+        raise EventFileError(f"{path}: a folder without metadata.yaml, not a rosbag2 bag "
+                             f"('neuro bag reindex {path}' rebuilds it from its storage files)")
     if not is_bag(path):
         if topic:
             raise EventFileError(f"{path}: --topic applies to bags only")
