@@ -91,6 +91,9 @@ def write_hook() -> Path:
     pth_lines = [*paths["pythonpath"], f"import {HOOK_NAME}"]
     pth = site / f"{HOOK_NAME}.pth"
     pth.write_text("\n".join(pth_lines) + "\n")
+    from neuro_nodes.ros import startup_signals  # node executables: quiet Ctrl-C at start-up
+
+    startup_signals.write_hook(site)
     return pth
 
 

@@ -25,6 +25,7 @@ from neuro_nodes.core.health import Health
 from neuro_nodes.ros.dds import apply_loopback_defaults
 from neuro_nodes.ros.diagnostics import DiagnosticsPublisher
 from neuro_nodes.ros.parameters import check_update, declare_parameters
+from neuro_nodes.ros.startup_signals import STOP_SIGNALS, unblock_stop_signals
 
 P = TypeVar("P")
 _SIGNAL_POLL_S = 0.1  # how soon a signal is noticed while the executor waits
@@ -78,24 +79,29 @@ def run_node(node_class: type[Node], args: Sequence[str] | None = None, *,
 
     Signals only set a flag: the node is destroyed (its threads joined) before the context
     shuts down, so a signal arriving at any moment, start-up included, stops it cleanly.
+    Node executables stop quietly from their first moments (:mod:`.startup_signals`); these
+    handlers take over before anything else, then a signal held back meanwhile is delivered.
     Returns the exit code: 0 after a signal, 1 with a one-line reason when the node could
     not start (bad parameter, missing device or file). ``duration`` (s) or ``done(node)``
     also end the run (command-line tools use them).
     """
-    apply_loopback_defaults()
     name = getattr(node_class, "node_name", node_class.__name__)
     stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+    unblock_stop_signals()
     try:
+        apply_loopback_defaults()
         rclpy.init(args=list(sys.argv if args is None else args),
                    signal_handler_options=SignalHandlerOptions.NO)
     except Exception as err:  # malformed --ros-args
         print(f"[{name}] error: {err}", file=sys.stderr)
+        _restore(previous)
         return 1
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
     executor = SingleThreadedExecutor()
     node = None
     try:
+        if stop.is_set():  # interrupted while starting: nothing to build
+            return 0
         try:
             node = node_class()
         except Exception as err:  # bad parameter, missing file or device: say why, exit 1
@@ -113,6 +119,10 @@ def run_node(node_class: type[Node], args: Sequence[str] | None = None, *,
             node.destroy_node()
         executor.shutdown()
         rclpy.try_shutdown()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        _restore(previous)
     return 0
+
+
+def _restore(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
