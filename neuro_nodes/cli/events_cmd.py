@@ -135,7 +135,8 @@ def info(path: str, topic: str | None, as_json: bool, size: str | None = None, *
                                    height=source.height)
                 for chunk in _with_progress(source, progress):
                     stats.add(chunk.events, chunk.triggers, chunk.errors, chunk.imu)
-                results[source.name] = stats.as_dict() | {"warnings": source.warnings}
+                results[source.name] = stats.as_dict() | {
+                    "size_origin": source.size_origin, "warnings": source.warnings}
                 _warn(prog, source.warnings)
     except (EventFileError, OSError, ValueError) as err:
         print(f"{prog}: {err}", file=sys.stderr)
@@ -148,7 +149,8 @@ def info(path: str, topic: str | None, as_json: bool, size: str | None = None, *
         print(json.dumps(next(iter(results.values())) if single else results, indent=2))
         return 0
     for name, r in results.items():
-        print(f"{name}: {r['encoding']} {r['width']}x{r['height']}")
+        print(f"{name}: {r['encoding']} {r['width']}x{r['height']} (size from "
+              f"{r['size_origin']})")
         print(f"  events {r['events']:,} (ON {r['on']:,}, OFF {r['off']:,}), triggers rising "
               f"{r['trigger_rise']}, falling {r['trigger_fall']}, decode errors {r['errors']}")
         if r["t_first_ns"] is not None:

@@ -135,12 +135,12 @@ class SizeGuard:
             return events
         need = (self._max[0] + 1, self._max[1] + 1)
         if self.size is None:
-            self.size, self.origin = need, "the events so far"
+            self.size, self.origin = need, "the events"
         elif need[0] > self.size[0] or need[1] > self.size[1]:
             grown = (max(self.size[0], need[0]), max(self.size[1], need[1]))
             self.warnings.append(
                 f"{self.name}: events reach x={self._max[0]}, y={self._max[1]}, outside the "
                 f"{self.size[0]}x{self.size[1]} {self.origin} gives; using {grown[0]}x{grown[1]}"
                 ", the size the events need (--width/--height set the size)")
-            self.size, self.origin = grown, "the events so far"
+            self.size, self.origin = grown, "the events"
         return EventArray.unchecked(events.t, events.x, events.y, events.p, *self.size)

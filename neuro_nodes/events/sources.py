@@ -30,6 +30,7 @@ class EventSource:
     path: Path
     topic: str | None = None
     size: tuple[int, int] | None = None  # the user's size (files)
+    size_origin: str = "the packets"  # who gave width x height (files: see geometry.py)
     #: what was doubtful while reading (unusable header sizes, events outside the size)
     warnings: list[str] = dataclasses.field(default_factory=list)
 
@@ -115,7 +116,8 @@ def open_sources(path: str | Path, topic: str | None = None,
         reader = open_events(path, size)
         info = reader.info
         return [EventSource(str(path), info.encoding, info.width, info.height, path,
-                            size=size, warnings=list(reader.header_warnings))]
+                            size=size, size_origin=info.size_origin or "the events",
+                            warnings=list(reader.header_warnings))]
     with bag_errors(path):
         return _bag_sources(path, topic)
 
@@ -145,6 +147,7 @@ def _file_chunks(source: EventSource) -> Iterator[EventChunk]:
     seen_triggers = seen_imu = seen_errors = 0
     for events in reader.chunks():
         source.warnings[:] = reader.warnings  # before the yield: a consumer may stop there
+        source.size_origin = reader.guard.origin or "the events"
         new_triggers, seen_triggers = reader.triggers[seen_triggers:], len(reader.triggers)
         new_imu, seen_imu = reader.imu[seen_imu:], len(reader.imu)
         yield EventChunk(events, TriggerArray.concatenate(new_triggers),

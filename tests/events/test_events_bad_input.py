@@ -15,6 +15,7 @@ import pytest
 from neuro_nodes.events.codecs import make_encoder
 from neuro_nodes.events.event_array import EventArray
 from neuro_nodes.events.files import open_events
+from neuro_nodes.events.sources import open_sources
 
 NEURO = [sys.executable, "-m", "neuro_nodes.cli.main", "events"]
 GEN3 = "prophesee_gen3_evt2/recording.raw"
@@ -58,7 +59,10 @@ def test_gen3_raw_without_geometry_is_640x480_from_its_system_id(shared_data: Pa
     info = json.loads(proc.stdout)
     assert (info["width"], info["height"], info["events"]) == (640, 480, 521_252)
     assert (info["on"], info["off"]) == (185_861, 335_391)
-    assert info["warnings"] == []
+    assert info["warnings"] == [] and "system_ID 21" in info["size_origin"]
+    (source,) = open_sources(shared_data / GEN3)
+    t_sum_us = sum(int((c.events.t // 1000).sum()) for c in source.chunks())
+    assert t_sum_us == 476_298_094_656_969
 
 
 def test_user_size_that_the_events_contradict_is_warned_and_grown(shared_data: Path) -> None:
@@ -89,13 +93,15 @@ def test_header_10x10_on_346x260_data_keeps_every_event(tmp_path: Path) -> None:
     assert sum(len(c) for c in back.chunks()) == len(events)
 
 
-@pytest.mark.parametrize("geometry, field", [("0x0", "'geometry 0x0' width: 0 is outside"),
-                                             ("abcx480", "'geometry abcx480' width: 'abc' is not")])
-def test_header_size_that_is_not_a_size_is_named_and_ignored(tmp_path: Path, geometry: str,
+@pytest.mark.parametrize("line, field", [
+    ("geometry 0x0", "'geometry 0x0' width: 0 is outside 1..2048"),
+    ("geometry abcx480", "'geometry abcx480' width: 'abc' is not a whole number"),
+    ("format EVT3;width=abc;height=480", "'format EVT3;width=abc;height=480' width: 'abc'"),
+])
+def test_header_size_that_is_not_a_size_is_named_and_ignored(tmp_path: Path, line: str,
                                                              field: str) -> None:
     events = davis_like()
-    src = raw_with_header(tmp_path / "bad.raw", f"% evt 3.0\n% geometry {geometry}\n% end\n",
-                          events)
+    src = raw_with_header(tmp_path / "bad.raw", f"% evt 3.0\n% {line}\n% end\n", events)
     proc = neuro("info", src, "--json")
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
@@ -108,6 +114,9 @@ def test_header_size_that_is_not_a_size_is_named_and_ignored(tmp_path: Path, geo
 def test_size_options_share_one_limit_and_name_the_option(tmp_path: Path,
                                                           shared_data: Path) -> None:
     src = shared_data / GEN3
+    for action in ("info", "convert"):  # the rule is in the help
+        text = " ".join(neuro(action, "--help").stdout.split())
+        assert "Events are never dropped for their coordinates" in text, text
     for action in (("info", src), ("convert", src, tmp_path / "o.h5")):
         proc = neuro(*action, "--width", "abc", "--height", 480)
         assert proc.returncode == 2 and "--width: 'abc' is not a whole number" in proc.stderr
