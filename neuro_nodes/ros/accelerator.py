@@ -140,8 +140,10 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
                 self.get_logger().info(f"serving model '{name}'")
         for name in report.removed:
             self.get_logger().info(f"model '{name}' removed")
-        for key in [k for k in self.conditions if k.startswith("model:")]:
+        for key in [k for k in self.conditions if k.startswith("model")]:
             del self.conditions[key]
+        if not self.registry.model_dir.is_dir():  # removed or replaced while serving
+            self.conditions["model_dir"] = f"{self.registry.model_dir}: no longer a directory"
         for name, st in self.registry.status().items():
             if st["stale"]:  # a broken update: the last good version keeps serving
                 self.conditions[f"model:{name}"] = (

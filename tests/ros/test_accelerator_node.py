@@ -3,6 +3,7 @@ and a broken model file that does not stop the others."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -246,6 +247,13 @@ def test_non_finite_input_and_broken_update_are_reported(tmp_path: Path) -> None
             len(probe.diags)), 15.0)
         fixed = probe.infer("alpha", spikes())
         assert fixed.success and fixed.message == ""
+
+        # the folder itself goes away: said on /diagnostics, the node keeps running
+        shutil.rmtree(tmp_path)
+        assert spin_until(probe.node, lambda: "no longer a directory" in probe.diag_values(
+            len(probe.diags)).get("warn:model_dir", ""), 15.0)
+        gone = probe.infer("alpha", spikes())
+        assert not gone.success and "no model 'alpha'" in gone.message
     finally:
         probe.close()
         stop(proc)
