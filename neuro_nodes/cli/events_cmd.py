@@ -69,8 +69,11 @@ def register(sub: Any) -> None:
     _size_args(e)
     e.add_argument("--json", action="store_true", help="one JSON object (per topic for a bag)")
     e = events.add_parser("convert", help="convert between event files and bag topics",
-                          description=SIZE_RULE + " Every argument is checked before the "
-                          "output is created; a failed conversion removes its partial output.")
+                          description=SIZE_RULE + " Bags and .raw are written as EVT 3.0, "
+                          f"which addresses up to {EVT_MAX_SIDE}x{EVT_MAX_SIDE}. Every argument "
+                          "is checked before the output is created; a failed conversion removes "
+                          "its partial output (an output that already exists is never touched)."
+                          )
     e.add_argument("input", help="event file or bag folder")
     e.add_argument("output", help="event file (.raw .aedat4 .h5 .csv) or a new bag folder")
     e.add_argument("--topic", help="input bag topic (when the bag has several)")

@@ -119,7 +119,12 @@ def open_sources(path: str | Path, topic: str | None = None,
                             size=size, size_origin=info.size_origin or "the events",
                             warnings=list(reader.header_warnings))]
     with bag_errors(path):
-        return _bag_sources(path, topic)
+        sources = _bag_sources(path, topic)
+    if size is not None:
+        for source in sources:
+            source.warnings.append(f"{path}: the given size is for event files; a bag's "
+                                   "packets carry their own, which is used")
+    return sources
 
 
 def _bag_sources(path: Path, topic: str | None) -> list[EventSource]:
