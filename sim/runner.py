@@ -139,8 +139,10 @@ class SimRunner:
         self._pending: deque[Future] = deque()
         if self._events is not None:
             # emulate on a worker thread while the next frames render (numpy and the GL
-            # readback release the GIL): one worker keeps the frames in order
+            # readback release the GIL): one worker keeps the frames in order; with a sink,
+            # a second one encodes and hands over frame k while the first emulates k + 1
             self._emulation = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator")
+            self._encoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
             self._producers["events"] = self._submit_events
         self._next_ns = {k: 0 for k in self._producers if getattr(self.rates, k) > 0}
 
@@ -182,7 +184,7 @@ class SimRunner:
     def flush(self) -> None:
         """Wait until every frame handed to the event sink is through (raising its error)."""
         while self._pending:
-            self._pending.popleft().result()
+            self._pending.popleft().result().result()  # emulated, then encoded and sunk
 
     def reset(self, seed: int | None = None) -> None:
         self.flush()  # frames of the old episode are fed before the emulator forgets it
@@ -225,12 +227,18 @@ class SimRunner:
         rgb, t_ns, sink = self._rgb(), self.time_ns, self._event_sink
         if sink is None:  # advance() waits for it and returns the payloads
             return self._emulation.submit(self._events.feed, rgb, t_ns)
-        while self._pending and self._pending[0].done():  # reap, raising a failure early
-            self._pending.popleft().result()
-        self._pending.append(self._emulation.submit(
-            lambda: sink(Output("events", t_ns, self._events.feed(rgb, t_ns)))))
+        cam = self._events
+
+        def emulate() -> Future:
+            events = cam.emulate(rgb, t_ns)
+            return self._encoding.submit(
+                lambda: sink(Output("events", t_ns, cam.packetize(events))))
+
+        while self._pending and self._pending[0].done() and self._pending[0].result().done():
+            self._pending.popleft().result().result()  # reap, raising a failure early
+        self._pending.append(self._emulation.submit(emulate))
         while len(self._pending) > MAX_PENDING_FRAMES:
-            self._pending.popleft().result()
+            self._pending.popleft().result().result()
         return _HANDED_OFF
 
     def _odometry(self) -> Odometry | None:
@@ -257,7 +265,8 @@ class SimRunner:
     def close(self) -> None:
         if self._events is not None:
             self._pending.clear()  # let what is in flight finish, without raising here
-            self._emulation.shutdown(wait=True)
+            self._emulation.shutdown(wait=True)  # before the encoder: it submits there
+            self._encoding.shutdown(wait=True)
         for sensor in (self._cam, self._depth, self._flow, self._events):
             if sensor is not None:
                 sensor.close()

@@ -76,11 +76,20 @@ class SimEventCamera:
 
     def feed(self, rgb: np.ndarray, t_ns: int) -> list[PacketPayload]:
         """Events since the previous frame, as payloads (none for the first frame)."""
+        return self.packetize(self.emulate(rgb, t_ns))
+
+    def emulate(self, rgb: np.ndarray, t_ns: int) -> EventArray:
+        """The events since the previous frame (:meth:`feed` without the encoding, so that
+        a pipeline can encode one frame while it emulates the next; frames in order)."""
         self.last_frame = rgb
         self.last_events = self.emulator.feed(rgb, t_ns)
-        if len(self.last_events) == 0:
+        return self.last_events
+
+    def packetize(self, events: EventArray) -> list[PacketPayload]:
+        """Payloads of one frame's events, from the one stream encoder (frames in order)."""
+        if len(events) == 0:
             return []
-        return to_packets(self.last_events, self.encoder, max_events=self.params.max_events,
+        return to_packets(events, self.encoder, max_events=self.params.max_events,
                           max_dt_ns=self.params.max_packet_dt_ns)
 
     def capture(self, data: mujoco.MjData) -> list[PacketPayload]:

@@ -26,9 +26,11 @@ def test_sink_gets_what_advance_returned_in_order_off_the_stepping_thread() -> N
     expected = events_by_advance(until)
     got: list[tuple[int, list[bytes]]] = []
     threads: set[int] = set()
+    names: set[str] = set()
 
     def sink(out: Output) -> None:
         threads.add(threading.get_ident())
+        names.add(threading.current_thread().name.split("_")[0])
         got.append((out.t_ns, [p.events for p in out.data]))
 
     runner = SimRunner("mobile_robot", rates=RATES, **SIZE)
@@ -44,6 +46,7 @@ def test_sink_gets_what_advance_returned_in_order_off_the_stepping_thread() -> N
     assert len(expected) == 31 and sum(len(p) for _, p in expected) > 0
     assert got == expected  # the same payloads (one encoder stream), frame by frame in order
     assert threading.get_ident() not in threads
+    assert names == {"encoder"}  # encoded and handed over while the emulator does the next
 
 
 def test_stepping_waits_when_emulation_lags() -> None:
