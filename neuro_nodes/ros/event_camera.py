@@ -125,6 +125,7 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
                                           qos_overriding_options=EVENTS_PUB_OVERRIDES)
         self._info_pub = self.create_publisher(CameraInfo, "camera_info", LATCHED_QOS)
         self._imu_pub = self.create_publisher(Imu, "imu", IMU_QOS)
+        self._imu_stamp_ns = 0
         self.finished = False  # run_node stops spinning once set (end of stream, at_end exit)
         self._info_size: tuple[int, int] | None = None
         self._replay_clock = ReplayClock(self._pace_rate())
@@ -217,10 +218,15 @@ class EventCameraNode(NeuroNode[EventCameraParams]):
             self.finished = True
 
     def _publish_imu(self, samples) -> None:
-        stamp = self.get_clock().now().to_msg()
+        # a batch goes out when its last sample is due: earlier ones are stamped back by
+        # their sensor-time distance (at the replay rate), so stamps stay distinct and spaced
+        # (never before the previous sample's stamp: a late batch must not reorder them)
+        now_ns, rate = self.get_clock().now().nanoseconds, self.params.rate
         for k in range(len(samples)):
             msg = Imu()
-            msg.header.stamp = stamp
+            back_ns = (int(samples.t[-1]) - int(samples.t[k])) / rate if rate > 0 else 0
+            self._imu_stamp_ns = max(now_ns - int(back_ns), self._imu_stamp_ns + 1)
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(self._imu_stamp_ns, 10**9)
             msg.header.frame_id = self.params.imu_frame_id
             msg.orientation_covariance[0] = -1.0  # no orientation estimate (sensor_msgs/Imu)
             g, a = samples.gyro[k], samples.accel[k]

@@ -131,6 +131,8 @@ def test_aedat4_file_publishes_imu_in_si_units_triggers_and_exits_at_end(tmp_pat
     np.testing.assert_allclose(gyro, np.deg2rad(truth["gyro"]), atol=1e-5)  # deg/s -> rad/s
     np.testing.assert_allclose(accel, truth["accel"] * STANDARD_GRAVITY, atol=1e-4)  # g
     assert all(m.orientation_covariance[0] == -1.0 for m in imu)
+    stamps = np.array([m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in imu])
+    assert np.all(np.diff(stamps) > 0)  # distinct, in order (1 kHz at rate 1)
     decoder = make_decoder("evt3", 346, 260)
     results = [decoder.decode(bytes(p.events)) for p in got["events"]]
     assert sum(len(r.events) for r in results) == N_EVENTS
