@@ -37,7 +37,7 @@ from rclpy.qos import ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from std_srvs.srv import Trigger
 
-from neuro_nodes.bag.reader import BagError, list_topics, read_messages
+from neuro_nodes.bag.reader import BagError, list_topics, load_metadata, read_messages
 from neuro_nodes.core.params import param
 from neuro_nodes.events.replay import ReplayClock
 from neuro_nodes.ros.interfaces import import_interface
@@ -88,7 +88,7 @@ _ACK_BATCH_TIMEOUT = Duration(seconds=1)  # a stalled reliable subscriber slows,
 
 
 def _bag_info(folder: Path) -> dict[str, Any]:
-    return yaml.safe_load((folder / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    return load_metadata(folder)
 
 
 def recorded_qos(folder: Path) -> dict[str, str | list]:
