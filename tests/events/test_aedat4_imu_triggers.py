@@ -51,3 +51,29 @@ def test_events_info_reports_imu_and_triggers(tmp_path: Path) -> None:
     text = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
     assert f"IMU {N_IMU} samples (1000.0 Hz)" in text
     assert f"triggers rising {n_rise}" in text
+
+
+def test_truncated_dv_file_keeps_the_readable_events_and_imu(tmp_path: Path) -> None:
+    import pytest
+
+    from neuro_nodes.events.files import EventFileError, open_events
+
+    path = tmp_path / "davis.aedat4"
+    truth = write_dv_aedat4(path)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.aedat4"
+    cut.write_bytes(data[: len(data) * 2 // 3])  # dv-processing cannot index this any more
+    reader = open_events(cut)
+    got: list[EventArray] = []
+    with pytest.raises(EventFileError, match="corrupt or truncated"):
+        got.extend(reader.chunks())
+    events = EventArray.concatenate(got)
+    assert 0 < len(events) < N_EVENTS
+    assert np.array_equal(events.t, truth["t"][: len(events)] * 1000)
+    imu = ImuArray.concatenate(reader.imu)
+    assert 0 < len(imu) < N_IMU and np.array_equal(imu.t, truth["imu_t"][: len(imu)] * 1000)
+    assert any("IMU and triggers read in file order" in w for w in reader.warnings)
+    proc = subprocess.run([sys.executable, "-m", "neuro_nodes.cli.main", "events", "info",
+                           str(cut)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert str(cut) in proc.stderr and "corrupt or truncated" in proc.stderr

@@ -130,16 +130,20 @@ class Aedat4Reader(EventFileReader):
         super().__init__(EventFileInfo(str(path), "aedat4", "aedat4", int(width), int(height),
                                        "the aedat4 event track"), size)
 
-    def _side_tracks(self) -> dict[str, _DvTrack]:
+    def _side_tracks(self) -> dict[str, _DvTrack] | None:
+        """dv-processing cursors on the IMU/trigger streams; None when dv cannot index the
+        file (e.g. truncated): they then come in file order, with the events."""
         if not self._kinds:
             return {}
         import dv_processing as dv
 
         try:
             recording = dv.io.MonoCameraRecording(str(self.path))
-        except Exception as err:  # dv refuses files it cannot index (e.g. truncated)
-            raise EventFileError(f"{self.path}: cannot read its IMU/trigger streams ({err})"
-                                 ) from err
+        except Exception as err:
+            self.header_warnings.append(
+                f"{self.path}: IMU and triggers read in file order ({err.__class__.__name__}: "
+                f"{str(err).strip()})")
+            return None
         return {kind: _DvTrack(recording, kind) for kind in self._kinds}
 
     def _take(self, side: dict[str, _DvTrack], t_us: int | None) -> None:
@@ -157,9 +161,12 @@ class Aedat4Reader(EventFileReader):
         try:
             with faery.aedat.Decoder(self.path) as decoder:
                 for track, packet in decoder:
+                    if side is None and track.data_type in ("imus", "triggers") and len(packet):
+                        self._add_in_file_order(track.data_type, packet)
                     if track.id != self._event_track or not len(packet):
                         continue
-                    self._take(side, int(packet["t"][-1]))
+                    if side is not None:
+                        self._take(side, int(packet["t"][-1]))
                     yield EventArray.unchecked(
                         t=packet["t"].astype(np.int64) * 1000, x=packet["x"],
                         y=packet["y"], p=packet["on"].astype(np.uint8), width=w, height=h)
@@ -167,7 +174,17 @@ class Aedat4Reader(EventFileReader):
             raise
         except Exception as err:
             raise EventFileError(f"{self.path}: corrupt or truncated ({err})") from err
-        self._take(side, None)  # what comes after the last events
+        if side is not None:
+            self._take(side, None)  # what comes after the last events
+
+    def _add_in_file_order(self, kind: str, packet: np.ndarray) -> None:
+        if kind == "imus":
+            self.imu.append(ImuArray.from_device_units(
+                packet["t"], np.column_stack([packet[f"gyroscope_{a}"] for a in "xyz"]),
+                np.column_stack([packet[f"accelerometer_{a}"] for a in "xyz"]),
+                packet["temperature"]))
+        else:
+            self._add_triggers(packet["t"].astype(np.int64), packet["source"].astype(np.int64))
 
     def _add_triggers(self, t_us: np.ndarray, kinds: np.ndarray) -> None:
         known = np.isin(kinds, list(AEDAT4_TRIGGERS))
