@@ -63,13 +63,18 @@ EVENTS_ONLY = {"depth": 0.0, "ground_truth": 0.0}
 
 
 def rtf_core(sim_seconds: float) -> tuple[float, float]:
-    """(real-time factor, CPU s per sim s) of the runner alone."""
+    """(real-time factor, CPU s per sim s) of the runner alone, its event payloads handed
+    to a sink on the encoder thread as the bridge has them (the same pipeline)."""
     runner = SimRunner("mobile_robot", rates=SimRates(**EVENTS_ONLY))
+    packets = [0]
     try:
         runner.set_cmd_vel(0.4, 0.6)  # move, so the event camera sees motion
+        runner.set_event_sink(lambda out: packets.__setitem__(0, packets[0] + len(out.data)))
         runner.advance(200_000_000)  # warm-up (first renders, JIT caches)
+        runner.flush()
         t0, c0, s0 = time.perf_counter(), time.process_time(), runner.time_ns
         runner.advance(s0 + round(sim_seconds * 1e9))
+        runner.flush()
         sim_s = (runner.time_ns - s0) * 1e-9
         return sim_s / (time.perf_counter() - t0), (time.process_time() - c0) / sim_s
     finally:

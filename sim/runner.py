@@ -44,8 +44,8 @@ from sim.spatial import Pose
 from sim.world import SimWorld
 
 #: with an event sink, how many frames emulation may lag behind rendering (bounds memory;
-#: two chunks of the sim thread at 100 Hz events)
-MAX_PENDING_FRAMES = 4
+#: four chunks of the sim thread at 100 Hz events, slack for a descheduled thread)
+MAX_PENDING_FRAMES = 8
 _HANDED_OFF = object()  # a producer's result that is not an output (the sink got it)
 
 
