@@ -8,8 +8,8 @@
   publish with: reliable since issue 9; ``record_qos`` names it); the
   ``record_best_effort_*`` keys repeat it with a best-effort publisher (the sensor-data
   default of other drivers, and our override for lossy links);
-- play: ``neuro bag play --rate 0`` of that bag into a subscriber in this process
-  (``play_mevps``, ``play_lost_packets``);
+- play: ``neuro bag play --rate 0`` of that bag into a reliable KEEP_ALL subscriber in this
+  process (``play_mevps``, ``play_lost_packets``);
 - baseline (same run, same messages): bare rosbags write and read of the serialized
   messages, no DDS (``rosbags_write_mevps``, ``rosbags_read_mevps``).
 """
@@ -86,7 +86,7 @@ def record_run(folder: Path, payloads: list[bytes], n_packets: int, rate_hz: flo
 def play_run(bag: Path, expected: int, env: dict[str, str]) -> dict[str, float]:
     import rclpy
     from event_camera_msgs.msg import EventPacket
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
     from neuro_nodes.ros.qos import EVENTS_QOS
 
@@ -94,9 +94,11 @@ def play_run(bag: Path, expected: int, env: dict[str, str]) -> dict[str, float]:
     rclpy.init()
     node = rclpy.create_node("bench_play_probe")
     times: list[float] = []
-    # the bag was recorded from a reliable publisher: the player offers reliable, and a
-    # reliable subscriber is flow-controlled by the player instead of overwritten
-    qos = QoSProfile(depth=EVENTS_QOS.depth, reliability=ReliabilityPolicy.RELIABLE)
+    # the bag was recorded from a reliable publisher, so the player offers reliable and
+    # flow-controls on acknowledgements; a subscriber that wants every packet keeps all
+    # (a KEEP_LAST(1000) one that falls further behind overwrites its own queue)
+    qos = QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=EVENTS_QOS.depth,
+                     reliability=ReliabilityPolicy.RELIABLE)
     node.create_subscription(EventPacket, TOPIC, lambda _m: times.append(time.perf_counter()),
                              qos)
     player = subprocess.Popen([sys.executable, "-m", "neuro_nodes.cli.main", "bag", "play",
@@ -117,8 +119,13 @@ def play_run(bag: Path, expected: int, env: dict[str, str]) -> dict[str, float]:
         deadline = time.monotonic() + 120
         while player.poll() is None and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.01)
-        for _ in range(50):
-            rclpy.spin_once(node, timeout_sec=0.01)
+        # what the player sent is acknowledged, i.e. queued here: take it all (until 2 s pass
+        # without a packet); one spin_once takes one message
+        last_n, quiet_since = -1, time.monotonic()
+        while len(times) < expected and time.monotonic() - quiet_since < 2.0:
+            rclpy.spin_once(node, timeout_sec=0.05)
+            if len(times) != last_n:
+                last_n, quiet_since = len(times), time.monotonic()
         del future
     finally:
         node.destroy_node()
