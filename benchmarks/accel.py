@@ -83,21 +83,18 @@ def event_input(activity: float, steps: int, seed: int) -> torch.Tensor:
     return torch.stack([(active & on), (active & ~on)], dim=2).float()
 
 
-def _best(fns: dict[str, Callable[[], Any]], repeat: int
-          ) -> tuple[dict[str, float], dict[str, float]]:
-    """Wall and CPU seconds (this process, all threads) of the fastest of ``repeat`` calls of
-    each function (interleaved), after one warm-up call each."""
+def _best(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """Seconds of the fastest of ``repeat`` calls of each function (interleaved), after one
+    warm-up call each."""
     for fn in fns.values():
         fn()
     best = dict.fromkeys(fns, float("inf"))
-    cpu = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
         for name, fn in fns.items():
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0 = time.perf_counter()
             fn()
             best[name] = min(best[name], time.perf_counter() - t0)
-            cpu[name] = min(cpu[name], time.process_time() - c0)
-    return best, cpu
+    return best
 
 
 def _accel_call(model: Any, x: torch.Tensor, results: dict[str, torch.Tensor],
@@ -150,11 +147,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     neurons = 8 * 130 * 173 + 16 * 65 * 87 + 10
 
     times: dict[str, dict[str, float]] = {b: {} for b in BACKENDS}
-    cpu_times: dict[str, dict[str, float]] = {b: {} for b in BACKENDS}
     keys = ("speedup_event_vs_dense", "speedup_event_vs_snntorch",
             "speedup_event_torch_vs_dense", "speedup_event_torch_vs_snntorch",
-            "cpu_speedup_event_vs_dense", "sops_per_inference", "macs_per_inference",
-            "dense_macs_per_inference",
+            "sops_per_inference", "macs_per_inference", "dense_macs_per_inference",
             "spikes_per_inference", "hidden_firing_rate", "dense_equivalent_j",
             "identical_event_dense", "identical_event_torch_dense", "identical_snntorch_dense")
     for k in keys:
@@ -172,11 +167,9 @@ def run(quick: bool = False) -> dict[str, Any]:
             m.counting = False  # time the runtime, not the instrumentation
         fns = {name: _accel_call(m, x, results, name) for name, m in models.items()}
         fns["snntorch"] = _snntorch_call(net, x, results)
-        best, cpu = _best(fns, repeat)
+        best = _best(fns, repeat)
         for name, sec in best.items():
             times[name][key] = round(sec * 1e3, 3)
-            cpu_times[name][key] = round(cpu[name] * 1e3, 3)
-        out["cpu_speedup_event_vs_dense"][key] = round(cpu["dense"] / cpu["event"], 2)
         for name in ("event", "event_torch"):
             for ref in ("dense", "snntorch"):
                 out[f"speedup_{name}_vs_{ref}"][key] = round(best[ref] / best[name], 2)
@@ -209,7 +202,6 @@ def run(quick: bool = False) -> dict[str, Any]:
                 notes[f"energy_{name}"] = str(exc)
 
     out["time_ms_per_inference"] = times
-    out["cpu_ms_per_inference"] = cpu_times
     out["energy_per_inference_j"] = energy
     out["layer_firing_rate"] = firing
     out["energy_sources"] = {name: {"sop": p.e_sop_source, "mac": p.e_mac_source,
@@ -223,8 +215,6 @@ def run(quick: bool = False) -> dict[str, Any]:
                        "neuro_nodes.snn step functions (torch)",
         "threads": "event-driven kernels run on one thread; dense and snnTorch use torch's "
                    f"{torch.get_num_threads()} threads",
-        "cpu": "cpu_*: CPU seconds of this process (all threads), best of the same calls; "
-               "less sensitive than wall time to other load on the machine",
     }
     return out
 
@@ -243,12 +233,8 @@ def table(res: dict[str, Any]) -> str:
     ]
     for b in BACKENDS:
         lines.append(f"{b:26s}" + "".join(f"{t[b][a]:12.2f}" for a in acts))
-    cpu = res["cpu_ms_per_inference"]
-    for b in BACKENDS:
-        lines.append(f"{b + ' (CPU ms)':26s}" + "".join(f"{cpu[b][a]:12.2f}" for a in acts))
     for k in ("speedup_event_vs_dense", "speedup_event_vs_snntorch",
-              "speedup_event_torch_vs_dense", "speedup_event_torch_vs_snntorch",
-              "cpu_speedup_event_vs_dense"):
+              "speedup_event_torch_vs_dense", "speedup_event_torch_vs_snntorch"):
         lines.append(f"{k.removeprefix('speedup_'):26s}" + "".join(
             f"{res[k][a]:11.2f}x" for a in acts))
     lines.append(f"{'identical outputs':26s}" + "".join(

@@ -146,30 +146,42 @@ def tap_table(n_in: int, n_out: int, k: int, stride: int, pad: int, dil: int
 
 
 @jit()
-def conv_events(idx, val, wt3, out, C, H, W, cl, kw, rn, rt, ro, cn, ct, co,
+def conv_events(idx, val, wt3, out, base, scratch, C, H, W, cl, kw, rn, rt, ro, cn, ct, co,
                 Wo):  # pragma: no cover - compiled
     """Event-driven 2-D convolution of one sample.  ``wt3`` [groups, C_in/groups·kh·kw,
-    C_out/groups] holds the weights per group and tap; ``out`` [Ho·Wo·C_out] (channels-last,
-    zeros on entry) receives the sums; ``rn, rt, ro`` / ``cn, ct, co`` are the row / column
-    :func:`tap_table`.  Returns the number of (event, tap) pairs; each pair adds one weight
-    vector of C_out/groups synapses."""
+    C_out/groups] holds the weights per group and tap; ``out`` (flat, channels-last, zeros on
+    entry) receives the sums from output position ``base`` on (``base + Ho·Wo`` positions of
+    C_out); ``rn, rt, ro`` / ``cn, ct, co`` are the row / column :func:`tap_table`.
+
+    Branch-free in the taps: every event visits the most taps any input has along each axis
+    (e.g. 2 × 2 for a stride-2 3 × 3 kernel, where an input has 1 or 2 per axis by the parity
+    of its coordinate: a trip count that the branch predictor misses half the time); a tap
+    that does not exist adds its (valid, unrelated) weights to output position ``scratch``,
+    which the caller discards.  Returns the number of real (event, tap) pairs; each pair adds
+    one weight vector of C_out/groups synapses."""
     groups, n_col, m = wt3.shape
+    ka, kb = 0, 0
+    for i in range(rn.size):
+        ka = max(ka, rn[i])
+    for j in range(cn.size):
+        kb = max(kb, cn[j])
     # [position, (group,) channel] views: the innermost index runs from 0 (numba adds no
     # negative-index fix-up, so the weight-vector loop vectorises); one group: 2-D views
     if groups == 1:
-        return _conv_body(idx, val, wt3[0], out.reshape(out.size // m, m), C, H, W, cl, kw,
-                          rn, rt, ro, cn, ct, co, Wo)
+        return _conv_body(idx, val, wt3[0], out.reshape(out.size // m, m), base, scratch,
+                          ka, kb, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo, 0)
     out3 = out.reshape(out.size // (groups * m), groups, m)
     pairs = 0
     for g in range(groups):  # the events of each group's input channels, into its outputs
-        pairs += _conv_body(idx, val, wt3[g], out3[:, g, :], C, H, W, cl, kw, rn, rt, ro,
-                            cn, ct, co, Wo, g * (n_col // (rt.shape[1] * kw)))
+        pairs += _conv_body(idx, val, wt3[g], out3[:, g, :], base, scratch, ka, kb, C, H, W,
+                            cl, kw, rn, rt, ro, cn, ct, co, Wo,
+                            g * (n_col // (rt.shape[1] * kw)))
     return pairs
 
 
 @jit(inline=True)
-def _conv_body(idx, val, w2, out2, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo,
-               c0=0):  # pragma: no cover - compiled
+def _conv_body(idx, val, w2, out2, base, scratch, ka, kb, C, H, W, cl, kw, rn, rt, ro, cn, ct,
+               co, Wo, c0):  # pragma: no cover - compiled
     """The scatter of the events of channels ``c0 .. c0 + C_in/groups`` (one group)."""
     n_col, m = w2.shape
     khw = rt.shape[1] * kw
@@ -183,16 +195,45 @@ def _conv_body(idx, val, w2, out2, C, H, W, cl, kw, rn, rt, ro, cn, ct, co, Wo,
             continue
         base_col = c * khw
         v = val[k]
-        nj = cn[j]
-        for a in range(rn[i]):
+        ni, nj = rn[i], cn[j]
+        for a in range(ka):
             row_col = base_col + rt[i, a] * kw
-            row_out = ro[i, a] * Wo
-            for b in range(nj):
+            row_out = base + ro[i, a] * Wo
+            row_ok = a < ni
+            for b in range(kb):
                 col = row_col + ct[j, b]
-                pos = row_out + co[j, b]
+                pos = row_out + co[j, b] if row_ok & (b < nj) else scratch
                 for q in range(m):
                     out2[pos, q] += v * w2[col, q]
-            pairs += nj
+        pairs += ni * nj
+    return pairs
+
+
+@jit()
+def conv_span_events(idx, val, wc, out, base, C, H, W, cl, rn, rt, ro, pid, cmin, cn, kh, Wo,
+                     m):  # pragma: no cover - compiled
+    """Event-driven 2-D convolution of one sample, one group (C_out = ``m``), with the
+    column taps of an event fused: for each of its row taps, one loop of ``wc.shape[1]``
+    floats adds the weight row of its column pattern (``pid``, ``cmin``, ``wc`` from
+    ``synapses._column_spans``) to the adjacent output vectors from column ``cmin[j]`` on.
+    ``out`` is flat channels-last from position ``base`` on, with ``wc.shape[1]`` floats
+    of slack at its end (the zero weights of a pattern may reach past the last output; they
+    add exact zeros).  Returns the number of real (event, tap) pairs."""
+    span = wc.shape[1]
+    inv_c, inv_w, inv_hw = 1.0 / C, 1.0 / W, 1.0 / (H * W)
+    pairs = 0
+    for k in range(idx.size):
+        c, i, j = _decode(idx[k], C, W, H * W, cl, inv_c, inv_w, inv_hw)
+        v = val[k]
+        prow = (pid[j] * C + c) * kh
+        ni = rn[i]
+        for a in range(ni):
+            wrow = prow + rt[i, a]
+            # an unsigned index: numba adds no negative-index fix-up, the loop vectorises
+            o = np.uint64(((base + ro[i, a] * Wo) + cmin[j]) * m)
+            for q in range(span):
+                out[o + np.uint64(q)] += v * wc[wrow, q]
+        pairs += ni * cn[j]
     return pairs
 
 
@@ -226,4 +267,18 @@ def pool_events(idx, val, out, C, H, W, cl, rn, ro, cn, co, Ho,
                 else:
                     out[(c * Ho + oy) * Wo + co[j, b]] += v
             pairs += nj
+    return pairs
+
+
+@jit()
+def pool_lookup(idx, val, dest, out):  # pragma: no cover - compiled
+    """Pooling with windows that do not overlap: every event adds its value to the output
+    ``dest[index]`` of its one window (-1: in none).  Returns the number of (event,
+    window) pairs."""
+    pairs = 0
+    for k in range(idx.size):
+        d = dest[idx[k]]
+        if d >= 0:
+            out[d] += val[k]
+            pairs += 1
     return pairs

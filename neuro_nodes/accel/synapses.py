@@ -27,7 +27,15 @@ from neuro_nodes.snn import SumPool2d
 
 from .errors import AccelError
 from .events import Events, unflat
-from .kernels import add_channel_bias, conv_events, linear_events, pool_events, tap_table
+from .kernels import (
+    add_channel_bias,
+    conv_events,
+    conv_span_events,
+    linear_events,
+    pool_events,
+    pool_lookup,
+    tap_table,
+)
 
 
 def _leading_padding(padding: str | Sequence[int], kernel: Sequence[int],
@@ -39,6 +47,35 @@ def _leading_padding(padding: str | Sequence[int], kernel: Sequence[int],
             return [0] * len(kernel)
         return [d * (k - 1) // 2 for k, d in zip(kernel, dilation, strict=True)]
     return list(padding)
+
+
+def _column_spans(cols: tuple[np.ndarray, np.ndarray, np.ndarray], wt3: np.ndarray, kh: int,
+                  kw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Weights laid out for :func:`~.kernels.conv_span_events` (one group): the column taps
+    of an input column ``j`` reach consecutive output columns from ``cmin[j]`` on, whose
+    C_out-vectors are adjacent in the channels-last output; so for every column pattern
+    (the (offset, tap) pairs, ``pid[j]``), input channel and row tap, one weight row of
+    ``span`` floats covers them all (zero where a column is not reached, padded to a multiple
+    of 16 floats: a loop that long vectorises)."""
+    cn, ct, co = cols
+    m = wt3.shape[2]
+    patterns: dict[tuple[tuple[int, int], ...], int] = {}
+    pid = np.zeros(cn.size, np.int64)
+    cmin = np.zeros(cn.size, np.int64)
+    for j in range(cn.size):
+        taps = sorted((int(co[j, b]), int(ct[j, b])) for b in range(cn[j]))
+        lo = taps[0][0] if taps else 0
+        pid[j] = patterns.setdefault(tuple((o - lo, t) for o, t in taps), len(patterns))
+        cmin[j] = lo
+    reach = max((key[-1][0] + 1 for key in patterns if key), default=1)
+    span = max(16, -(-reach * m // 16) * 16)
+    cin = wt3.shape[1] // (kh * kw)
+    wc = np.zeros((len(patterns), cin, kh, span), np.float32)
+    w = wt3[0].reshape(cin, kh, kw, m)
+    for key, p in patterns.items():
+        for off, t in key:
+            wc[p, :, :, off * m:(off + 1) * m] = w[:, :, t, :]
+    return pid, cmin, wc.reshape(-1, span), span
 
 
 def _pair(v: int | Sequence[int]) -> tuple[int, int]:
@@ -176,6 +213,8 @@ class ConvSynapse(Synapse):
         Ho, Wo = (self.shape_out[1:] if self.two_d else (1, self.shape_out[1]))
         self.rows = tap_table(H, Ho, self.kh, self.stride[0], self.pad[0], self.dilation[0])
         self.cols = tap_table(W, Wo, self.kw, self.stride[1], self.pad[1], self.dilation[1])
+        self.spans = _column_spans(self.cols, self.wt3, self.kh, self.kw) if (
+            self.groups == 1) else None
 
     def events(self, events: Events, batch: int) -> tuple[Tensor, int]:
         if self.two_d:
@@ -183,13 +222,31 @@ class ConvSynapse(Synapse):
             _, Ho, Wo = self.shape_out
         else:
             (C, W), H, (_, Wo), Ho = self.shape_in, 1, self.shape_out, 1
-        out = np.zeros((batch, Ho * Wo * self.cout), np.float32)
-        pairs = 0
-        for b, (idx, val) in enumerate(events.samples):
-            pairs += conv_events(idx, val, self.wt3, out[b], C, H, W, events.cl, self.kw,
-                                 *self.rows, *self.cols, Wo)
-            if self.has_bias:
-                add_channel_bias(out[b], self.b)
+        P = Ho * Wo
+        if self.spans is not None:
+            pid, cmin, wc, span = self.spans
+            # ``span`` floats of slack after the batch's outputs (see conv_span_events)
+            buf = np.zeros(batch * P * self.cout + span, np.float32)
+            pairs = 0
+            for b, (idx, val) in enumerate(events.samples):
+                pairs += conv_span_events(idx, val, wc, buf, b * P, C, H, W, events.cl,
+                                          *self.rows, pid, cmin, self.cols[0], self.kh, Wo,
+                                          self.cout)
+        else:
+            # one scratch position after the batch's outputs (see conv_events)
+            buf = np.zeros((batch * P + 1) * self.cout, np.float32)
+            pairs = 0
+            for b, (idx, val) in enumerate(events.samples):
+                pairs += conv_events(idx, val, self.wt3, buf, b * P, batch * P, C, H, W,
+                                     events.cl, self.kw, *self.rows, *self.cols, Wo)
+        return self._output(buf, batch, P, Wo, pairs)
+
+    def _output(self, buf: np.ndarray, batch: int, P: int, Wo: int,
+                pairs: int) -> tuple[Tensor, int]:
+        out = buf[:batch * P * self.cout]
+        if self.has_bias:
+            add_channel_bias(out, self.b)
+        out = out.reshape(batch, P * self.cout)
         if self.two_d:
             y = unflat(out, (batch, *self.shape_out), cl=True)
         else:
@@ -222,10 +279,22 @@ class PoolSynapse(Synapse):
 
     def bind(self, shape_in: Sequence[int]) -> None:
         super().bind(shape_in)
-        (_, H, W), (_, Ho, Wo) = self.shape_in, self.shape_out
+        (C, H, W), (_, Ho, Wo) = self.shape_in, self.shape_out
         rn, _, ro = tap_table(H, Ho, self.k[0], self.s[0], self.p[0], 1)
         cn, _, co = tap_table(W, Wo, self.k[1], self.s[1], self.p[1], 1)
         self.windows = (rn, ro, cn, co)
+        # windows that do not overlap (stride >= kernel, the usual pooling): every input
+        # reaches at most one window, so a table of its output index replaces the decode
+        self._dest: dict[bool, np.ndarray] | None = None
+        if rn.max(initial=0) <= 1 and cn.max(initial=0) <= 1:
+            oy = np.where(rn > 0, ro[:, 0], -1)[None, :, None]
+            ox = np.where(cn > 0, co[:, 0], -1)[None, None, :]
+            c = np.arange(C)[:, None, None]
+            inside = (oy >= 0) & (ox >= 0)
+            nchw = np.where(inside, (c * Ho + oy) * Wo + ox, -1)  # [C, H, W]
+            hwc = np.where(inside, (oy * Wo + ox) * C + c, -1).transpose(1, 2, 0)  # [H, W, C]
+            self._dest = {False: np.ascontiguousarray(nchw.reshape(-1)),
+                          True: np.ascontiguousarray(hwc.reshape(-1))}
 
     def _fan_in(self) -> int:
         return self.k[0] * self.k[1]
@@ -235,8 +304,13 @@ class PoolSynapse(Synapse):
         _, Ho, Wo = self.shape_out
         out = np.zeros((batch, C * Ho * Wo), np.float32)
         pairs = 0
+        dest = None if self._dest is None else self._dest[events.cl]
         for b, (idx, val) in enumerate(events.samples):
-            pairs += pool_events(idx, val, out[b], C, H, W, events.cl, *self.windows, Ho, Wo)
+            if dest is not None:
+                pairs += pool_lookup(idx, val, dest, out[b])
+            else:
+                pairs += pool_events(idx, val, out[b], C, H, W, events.cl, *self.windows, Ho,
+                                     Wo)
         y = unflat(out, (batch, *self.shape_out), events.cl)
         if self.divisor is not None:
             y = y / self.divisor

@@ -90,12 +90,24 @@ def misc(gen: torch.Generator) -> SpikingSequential:
     ), gen)
 
 
+def pools(gen: torch.Generator) -> SpikingSequential:
+    """Overlapping pooling windows (each event in several windows), window borders that
+    leave inputs out (stride > kernel), and non-overlapping windows on channels-last input."""
+    return dyadic_(SpikingSequential(
+        SumPool2d(3, stride=2, padding=1), lif((2, 8, 9), gen),
+        nn.Conv2d(2, 4, 3, padding=1), lif((4, 8, 9), gen),
+        nn.AvgPool2d(3, stride=2, padding=1), lif((4, 4, 5), gen),
+        SumPool2d(1, stride=2), nn.Flatten(), nn.Linear(24, 6), lif((6,), gen),
+    ), gen)
+
+
 NETS = {
     "mlp": (mlp, (16,)),
     "conv": (conv, (2, 16, 18)),
     "conv1d": (conv1d, (3, 20)),
     "recurrent": (recurrent, (8,)),
     "misc": (misc, (10,)),
+    "pools": (pools, (2, 16, 18)),
 }
 
 
