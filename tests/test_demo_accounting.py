@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
+
 from neuro_nodes.cli.demo import account_images, cdr_header_stamp_ns
 
 PERIOD = 50_000_000  # 20 fps
@@ -30,6 +32,16 @@ def test_discovery_and_transit_losses_are_told_apart() -> None:
     assert (acc.received, acc.before_first, acc.in_transit) == (67, 30, 3)
     assert acc.summary() == ("67 of 100 images received (33 dropped: 30 published before "
                              "the monitor discovered the renderer, 3 lost in transit)")
+
+
+def test_most_images_lost_in_transit() -> None:
+    # the UDP-fragment losses this accounting was written for: about 70 % gone at random
+    rng = np.random.default_rng(7)
+    kept = [20] + [i for i in range(21, 200) if rng.random() < 0.3]
+    got = stamps(kept, jitter=PERIOD // 5)
+    report = stamps([199])[0] + PERIOD // 4  # diagnostics fire between two frames
+    acc = account_images(got, rendered=200, rendered_at_ns=report)
+    assert (acc.received, acc.before_first, acc.in_transit) == (len(kept), 20, 180 - len(kept))
 
 
 def test_images_after_the_last_report_are_not_compared() -> None:

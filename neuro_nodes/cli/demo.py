@@ -49,14 +49,22 @@ class ImageAccount:
 def account_images(stamps_ns: list[int], rendered: int, rendered_at_ns: int) -> ImageAccount:
     """Account for the renderer's ``rendered`` images up to its report at ``rendered_at_ns``
     given the stamps of the images received. The renderer publishes at a fixed rate, so
-    the span between the first and last received image says how many were sent in it."""
+    the time from the first received image to the report says how many were sent after
+    the monitor had discovered the renderer; the rest were sent before."""
     got = sorted(t for t in stamps_ns if t <= rendered_at_ns)
     in_transit = 0
-    if len(got) >= 3:
-        period = statistics.median(b - a for a, b in itertools.pairwise(got))
-        if period > 0:
-            # timer stamps jitter but do not drift: rounding the whole span is exact
+    gaps = [b - a for a, b in itertools.pairwise(got)]
+    if len(gaps) >= 2:
+        # the frame period: a low quantile of the gaps is one period even when most
+        # frames were lost, then every gap counts its periods and the sum refines it
+        first_guess = statistics.quantiles(gaps, n=10)[0] if len(gaps) >= 10 else min(gaps)
+        if first_guess > 0:
+            periods = sum(max(1, round(g / first_guess)) for g in gaps)
+            period = sum(gaps) / periods
+            # timer stamps jitter but do not drift: rounding the whole span is exact; the
+            # ones due after the last received, up to the report, were lost in transit too
             in_transit = max(0, round((got[-1] - got[0]) / period) + 1 - len(got))
+            in_transit += int((rendered_at_ns - got[-1]) // period)
     in_transit = min(in_transit, max(0, rendered - len(got)))
     before_first = max(0, rendered - len(got) - in_transit)
     return ImageAccount(rendered, len(got), before_first, in_transit)
