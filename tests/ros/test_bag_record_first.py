@@ -95,3 +95,40 @@ def test_play_fails_when_subscribers_do_not_come(shared_data: Path) -> None:
     assert player.returncode == 1
     assert ("neuro bag play: waited 0.5 s for 1 subscriber(s) per topic: "
             f"{TOPIC} has 0") in player.stderr
+
+
+def test_full_speed_play_into_a_reliable_subscriber_loses_nothing(tmp_path: Path) -> None:
+    """Issue 9 defect 3 (play): ``--rate 0`` with a shallow reliable history used to
+    overwrite packets a reliable subscriber had not acknowledged yet."""
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+    from rclpy.serialization import serialize_message
+    from std_msgs.msg import String
+
+    from neuro_nodes.bag.writer import BagWriter
+
+    bag, n = tmp_path / "burst", 3000
+    with BagWriter(bag) as writer:
+        handle = writer.add_topic("/burst", "std_msgs/msg/String")
+        for i in range(n):
+            writer.write(handle, 1_000_000_000 + i * 1000,
+                         serialize_message(String(data=f"{i:06d}" + "x" * 1000)))
+    overrides = tmp_path / "qos.yaml"
+    overrides.write_text("/burst: {reliability: reliable, history: keep_last, depth: 10}\n")
+    rclpy.init()
+    node = rclpy.create_node("burst_probe")
+    got: list[int] = []
+    node.create_subscription(String, "/burst", lambda m: got.append(int(m.data[:6])),
+                             QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=1,
+                                        reliability=ReliabilityPolicy.RELIABLE))
+    player = subprocess.Popen([*NEURO, "play", str(bag), "--rate", "0", "--wait-for-subscribers",
+                               "1", "--qos-profile-overrides-path", str(overrides)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        spin_until(node, lambda: len(got) >= n or player.poll() is not None, 120.0)
+        spin_until(node, lambda: len(got) >= n, 10.0)  # what was acknowledged is queued here
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+        output = player.communicate(timeout=60)[0]
+    assert player.returncode == 0, output
+    assert got == list(range(n))
