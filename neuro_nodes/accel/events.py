@@ -41,6 +41,9 @@ def is_channels_last(t: Tensor) -> bool:
 def flat(t: Tensor) -> tuple[np.ndarray, bool]:
     """``t`` as a [B, N] float32 array in memory order (no copy when ``t`` is contiguous or
     channels-last), and whether that order is channels-last."""
+    known = getattr(t, _FLAT, None)  # a tensor made by unflat(): its array, without the
+    if known is not None:  # half-dozen torch calls below (several µs a layer and step)
+        return known
     t = t.detach()
     if t.dtype != torch.float32:
         t = t.to(torch.float32)
@@ -49,13 +52,21 @@ def flat(t: Tensor) -> tuple[np.ndarray, bool]:
     return t.contiguous().reshape(t.shape[0], -1).numpy(), False
 
 
+_FLAT = "_neuro_flat"
+
+
 def unflat(a: np.ndarray, shape: tuple[int, ...], cl: bool) -> Tensor:
     """The tensor of logical ``shape`` over the [B, N] array ``a`` (channels-last memory
-    order if ``cl``)."""
+    order if ``cl``); it remembers ``a`` for :func:`flat` (same memory, so still right after
+    in-place changes; views and results of torch operations are new tensors without it)."""
     if cl:
         b, c, h, w = shape
-        return torch.from_numpy(a.reshape(b, h, w, c)).permute(0, 3, 1, 2)
-    return torch.from_numpy(a.reshape(shape))
+        t = torch.from_numpy(a.reshape(b, h, w, c)).permute(0, 3, 1, 2)
+    else:
+        t = torch.from_numpy(a.reshape(shape))
+    if a.dtype == np.float32 and a.ndim == 2 and a.flags.c_contiguous:
+        setattr(t, _FLAT, (a, cl))
+    return t
 
 
 def gather(t: Tensor) -> Events:

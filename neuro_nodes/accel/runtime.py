@@ -116,6 +116,9 @@ class EventBackend(_Backend):
                         for n in self.order}
         self.back_sources = sorted({a for a, _ in back})
         self.ops: dict[str, Op] = {n: make_op(n, gm.node(n), fused_neurons) for n in gm.names}
+        # per node in order: (name, op or None for an output terminal, inputs, back inputs)
+        self.plan = [(n, self.ops.get(n), tuple(self.fwd_in[n]), tuple(self.back_in[n]))
+                     for n in self.order]
         self.input_kind = {True: EVENT, False: DENSE, "auto": AUTO}[event_inputs]
         self.count = True
         self.reset()
@@ -127,16 +130,18 @@ class EventBackend(_Backend):
     def step(self, xs: dict[str, Tensor]) -> dict[str, Tensor]:
         vals: dict[str, Value] = {n: (xs[n], self.input_kind, None) for n in self.inputs}
         prev, states, count = self.prev, self.states, self.count
-        for name in self.order:
-            terms = [vals[a] for a in self.fwd_in[name]]
-            terms += [prev[a] for a in self.back_in[name] if a in prev]
-            x, kind, events = terms[0]
-            if len(terms) > 1:
-                events = None
-                for t, k, _ in terms[1:]:
-                    x = x + t
-                    kind = max(kind, k)
-            op = self.ops.get(name)
+        for name, op, fwd, back in self.plan:
+            if back or len(fwd) != 1:
+                terms = [vals[a] for a in fwd]
+                terms += [prev[a] for a in back if a in prev]
+                x, kind, events = terms[0]
+                if len(terms) > 1:
+                    events = None
+                    for t, k, _ in terms[1:]:
+                        x = x + t
+                        kind = max(kind, k)
+            else:  # the usual chain: one input, nothing to sum
+                x, kind, events = vals[fwd[0]]
             if op is None:  # an output terminal
                 vals[name] = (x.contiguous(), kind, None)
                 continue
@@ -318,7 +323,11 @@ class AccelModel:
 
     def _step(self, xs: dict[str, Tensor]) -> dict[str, Tensor]:
         with torch.inference_mode():
-            outs = self._backend.step(xs)
+            return self._step_inside(xs)
+
+    def _step_inside(self, xs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """:meth:`_step` within inference mode."""
+        outs = self._backend.step(xs)
         self._steps += 1
         self._sample_steps += next(iter(xs.values())).shape[0]
         return outs
@@ -337,10 +346,11 @@ class AccelModel:
         if len(T) != 1:
             raise AccelError(f"inputs disagree on the number of steps: {sorted(T)}")
         seq: dict[str, list[Tensor]] = {o: [] for o in self.outputs}
-        for t in range(T.pop()):
-            outs = self._step({n: v[t] for n, v in xs.items()})
-            for o in self.outputs:
-                seq[o].append(outs[o])
+        with torch.inference_mode():  # once for all steps
+            for t in range(T.pop()):
+                outs = self._step_inside({n: v[t] for n, v in xs.items()})
+                for o in self.outputs:
+                    seq[o].append(outs[o])
         return self._pack({o: torch.stack(v) for o, v in seq.items()})
 
     def reset(self) -> None:
