@@ -75,9 +75,9 @@ ZERO = F32(0.0)
 
 # -- loops: compiled by kernels() together with the equations; not called as Python --------
 # Arrays are [B, n] (a batch of flat samples in memory order): x, state, z; idx[b] receives
-# the positions of sample b's spikes, counts[b] how many.  Two passes per sample: the update
-# (plain indices from 0: numba then needs no negative-index fix-up and the loop vectorises),
-# then the spike list from z.
+# the positions of sample b's spikes, counts[b] how many; ``clear``: zero x once read.  Two
+# passes per sample: the update (plain indices from 0: numba then needs no negative-index
+# fix-up and the loop vectorises), then the spike list from z.
 def spike_list(z, b, n, idx):  # pragma: no cover - compiled
     """Write the positions of the nonzero ``z[b]`` to ``idx[b]``; returns their count.  A
     64-bit mask per block of 64, then one step per set bit (branch-free in the density)."""
@@ -100,34 +100,43 @@ def spike_list(z, b, n, idx):  # pragma: no cover - compiled
     return m
 
 
-def lif_scalar(x, v, z, idx, counts, c, r, vl, vth, vr):  # pragma: no cover - compiled
+def lif_scalar(x, v, z, idx, counts, clear, c, r, vl, vth, vr):  # pragma: no cover - compiled
     B, n = x.shape
     for b in range(B):
         for p in range(n):
-            vn = leaky_integrate(v[b, p], x[b, p], c, r, vl)
+            xx = x[b, p]
+            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+                x[b, p] = ZERO
+            vn = leaky_integrate(v[b, p], xx, c, r, vl)
             s = heaviside(shifted(vn, vth))
             z[b, p] = ONE if s else ZERO
             v[b, p] = vr if s else vn
         counts[b] = spike_list(z, b, n, idx)
 
 
-def lif_array(x, v, z, idx, counts, c, r, vl, vth, vr):  # pragma: no cover - compiled
+def lif_array(x, v, z, idx, counts, clear, c, r, vl, vth, vr):  # pragma: no cover - compiled
     B, n = x.shape
     for b in range(B):
         for p in range(n):
-            vn = leaky_integrate(v[b, p], x[b, p], c[p], r[p], vl[p])
+            xx = x[b, p]
+            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+                x[b, p] = ZERO
+            vn = leaky_integrate(v[b, p], xx, c[p], r[p], vl[p])
             s = heaviside(shifted(vn, vth[p]))
             z[b, p] = ONE if s else ZERO
             v[b, p] = vr[p] if s else vn
         counts[b] = spike_list(z, b, n, idx)
 
 
-def cuba_lif_scalar(x, i, v, z, idx, counts, cs, w, cm, r, vl, vth,
+def cuba_lif_scalar(x, i, v, z, idx, counts, clear, cs, w, cm, r, vl, vth,
                     vr):  # pragma: no cover - compiled
     B, n = x.shape
     for b in range(B):
         for p in range(n):
-            ii = synaptic_current(i[b, p], x[b, p], cs, w)
+            xx = x[b, p]
+            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+                x[b, p] = ZERO
+            ii = synaptic_current(i[b, p], xx, cs, w)
             i[b, p] = ii
             vn = leaky_integrate(v[b, p], ii, cm, r, vl)
             s = heaviside(shifted(vn, vth))
@@ -136,12 +145,15 @@ def cuba_lif_scalar(x, i, v, z, idx, counts, cs, w, cm, r, vl, vth,
         counts[b] = spike_list(z, b, n, idx)
 
 
-def cuba_lif_array(x, i, v, z, idx, counts, cs, w, cm, r, vl, vth,
+def cuba_lif_array(x, i, v, z, idx, counts, clear, cs, w, cm, r, vl, vth,
                    vr):  # pragma: no cover - compiled
     B, n = x.shape
     for b in range(B):
         for p in range(n):
-            ii = synaptic_current(i[b, p], x[b, p], cs[p], w[p])
+            xx = x[b, p]
+            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+                x[b, p] = ZERO
+            ii = synaptic_current(i[b, p], xx, cs[p], w[p])
             i[b, p] = ii
             vn = leaky_integrate(v[b, p], ii, cm[p], r[p], vl[p])
             s = heaviside(shifted(vn, vth[p]))
@@ -150,22 +162,28 @@ def cuba_lif_array(x, i, v, z, idx, counts, cs, w, cm, r, vl, vth,
         counts[b] = spike_list(z, b, n, idx)
 
 
-def if_scalar(x, v, z, idx, counts, g, vth, vr):  # pragma: no cover - compiled
+def if_scalar(x, v, z, idx, counts, clear, g, vth, vr):  # pragma: no cover - compiled
     B, n = x.shape
     for b in range(B):
         for p in range(n):
-            vn = integrate(v[b, p], x[b, p], g)
+            xx = x[b, p]
+            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+                x[b, p] = ZERO
+            vn = integrate(v[b, p], xx, g)
             s = heaviside(shifted(vn, vth))
             z[b, p] = ONE if s else ZERO
             v[b, p] = vr if s else vn
         counts[b] = spike_list(z, b, n, idx)
 
 
-def if_array(x, v, z, idx, counts, g, vth, vr):  # pragma: no cover - compiled
+def if_array(x, v, z, idx, counts, clear, g, vth, vr):  # pragma: no cover - compiled
     B, n = x.shape
     for b in range(B):
         for p in range(n):
-            vn = integrate(v[b, p], x[b, p], g[p])
+            xx = x[b, p]
+            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+                x[b, p] = ZERO
+            vn = integrate(v[b, p], xx, g[p])
             s = heaviside(shifted(vn, vth[p]))
             z[b, p] = ONE if s else ZERO
             v[b, p] = vr[p] if s else vn
@@ -328,7 +346,8 @@ class FusedNeuron:
             return CubaLIFState(tensor(F32(0)), tensor(params[4]))
         return IFState(tensor(F32(0)))
 
-    def run(self, x: Tensor, state: Any) -> tuple[Tensor, Any, Events]:
+    def run(self, x: Tensor, state: Any, clear: bool = False) -> tuple[Tensor, Any, Events]:
+        """One step; ``clear``: also zero ``x`` (in place) once read."""
         xa, cl = flat(x)
         if state is not None and self._last is not None and state is self._last[0]:
             arrays = self._last[1]  # the arrays this update wrote last step
@@ -347,7 +366,7 @@ class FusedNeuron:
         z = np.empty_like(xa)
         idx = np.empty((batch, n), np.int64)
         counts = np.empty(batch, np.int64)
-        self._kernel(xa, *arrays, z, idx, counts, *self._params(tuple(x.shape[1:]), cl))
+        self._kernel(xa, *arrays, z, idx, counts, clear, *self._params(tuple(x.shape[1:]), cl))
         self._last = (state, arrays)
         if self._ones.size < n:
             self._ones = np.ones(n, F32)

@@ -168,6 +168,9 @@ class NeuronOp(Op):
         self.fused = FusedNeuron(cell, self.p) if fused and FusedNeuron.supports(
             cell, self.p) else None
         self._checked: tuple[int, ...] | None = None
+        #: zero the input once read: it is the reused output buffer of the one synapse
+        #: feeding this layer (set by the event backend, see ``Synapse.reuse``)
+        self.clears_input = False
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
         try:
@@ -203,11 +206,13 @@ class NeuronOp(Op):
         first = state is None
         c = self.counters
         if self.fused is not None and self.fused.ok:
-            z, state, out_events = self.fused.run(x, state)
+            z, state, out_events = self.fused.run(x, state, self.clears_input)
             if count:
                 c.spikes += out_events.count
         else:
             z, state = self.step_fn(x, state, self._params_for(x), self.dt)
+            if self.clears_input:
+                x.zero_()
             out_events = None
             if count and self.spiking:
                 c.spikes += int(torch.count_nonzero(z))

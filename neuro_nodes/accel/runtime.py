@@ -49,6 +49,7 @@ from .energy import ChipProfile, EnergyEstimate, estimate
 from .errors import AccelError, BackendUnavailable
 from .events import Events
 from .ops import AUTO, DENSE, EVENT, ModuleOp, NeuronOp, Op, SynapseOp, make_op, primitive_of
+from .synapses import ConvSynapse
 
 BACKENDS = ("event", "dense", "lava")
 Backend = Literal["event", "dense", "lava"]
@@ -120,8 +121,34 @@ class EventBackend(_Backend):
         self.plan = [(n, self.ops.get(n), tuple(self.fwd_in[n]), tuple(self.back_in[n]))
                      for n in self.order]
         self.input_kind = {True: EVENT, False: DENSE, "auto": AUTO}[event_inputs]
+        self._share_buffers(gm)
         self.count = True
         self.reset()
+
+    def _share_buffers(self, gm: GraphModule) -> None:
+        """A convolution whose only reader is one neuron layer (its only input) keeps its
+        output buffer, which that layer zeroes as it reads it (never a graph output, a
+        back-edge source or a value read twice)."""
+        readers: dict[str, list[str]] = {n: [] for n in self.order}
+        for a, b in gm.edges:
+            readers.setdefault(a, []).append(b)
+        for n, op in self.ops.items():
+            # 2-D only: its output tensor is the buffer itself, in the reader's memory order
+            if not (isinstance(op, SynapseOp) and isinstance(op.syn, ConvSynapse)
+                    and op.syn.two_d):
+                continue
+            if n in self.outputs or n in self.back_sources or len(readers.get(n, [])) != 1:
+                continue
+            reader = readers[n][0]
+            rop = self.ops.get(reader)
+            if (isinstance(rop, NeuronOp) and self.fwd_in[reader] == [n]
+                    and not self.back_in[reader]):
+                op.syn.reuse = rop.clears_input = True
+
+    def _drop_buffers(self) -> None:
+        for op in self.ops.values():
+            if isinstance(op, SynapseOp):
+                op.syn.drop_buffer()
 
     def reset(self) -> None:
         self.states: dict[str, Any] = {}
@@ -148,10 +175,12 @@ class EventBackend(_Backend):
             try:
                 y, kind, events, states[name] = op.run(x, kind, events, states.get(name),
                                                        count)
-            except AccelError:
+            except BaseException as e:
+                self._drop_buffers()  # a reused buffer may hold this step's sums
+                if isinstance(e, (RuntimeError, ValueError, TypeError, IndexError)) and (
+                        not isinstance(e, AccelError)):
+                    raise op.error(f"fails on input shape {tuple(x.shape[1:])}: {e}") from e
                 raise
-            except (RuntimeError, ValueError, TypeError, IndexError) as e:
-                raise op.error(f"fails on input shape {tuple(x.shape[1:])}: {e}") from e
             vals[name] = (y, kind, events)
         self.prev = {a: vals[a] for a in self.back_sources}
         return {o: vals[o][0] for o in self.outputs}

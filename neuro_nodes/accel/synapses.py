@@ -97,6 +97,23 @@ class Synapse:
         self.shape_out: tuple[int, ...] | None = None
         self.dense_macs = 0
         self.fan_in = 0
+        #: keep the event-driven output buffer from step to step (no allocation and zeroing
+        #: per step): set by the event backend when the only reader of the output is one
+        #: neuron layer that zeroes it as it reads it (``NeuronOp.clears_input``)
+        self.reuse = False
+        self._buf: np.ndarray | None = None
+
+    def drop_buffer(self) -> None:
+        """Forget the reused buffer (after an error it may hold a half-read step)."""
+        self._buf = None
+
+    def _zeros(self, size: int) -> np.ndarray:
+        """A zeroed float32 output buffer: the reused one, or a new one."""
+        if not self.reuse:
+            return np.zeros(size, np.float32)
+        if self._buf is None or self._buf.size != size:
+            self._buf = np.zeros(size, np.float32)
+        return self._buf
 
     # -- shapes -------------------------------------------------------------------------
     def bind(self, shape_in: Sequence[int]) -> None:
@@ -226,7 +243,7 @@ class ConvSynapse(Synapse):
         if self.spans is not None:
             pid, cmin, wc, span = self.spans
             # ``span`` floats of slack after the batch's outputs (see conv_span_events)
-            buf = np.zeros(batch * P * self.cout + span, np.float32)
+            buf = self._zeros(batch * P * self.cout + span)
             pairs = 0
             for b, (idx, val) in enumerate(events.samples):
                 pairs += conv_span_events(idx, val, wc, buf, b * P, C, H, W, events.cl,
@@ -234,7 +251,7 @@ class ConvSynapse(Synapse):
                                           self.cout)
         else:
             # one scratch position after the batch's outputs (see conv_events)
-            buf = np.zeros((batch * P + 1) * self.cout, np.float32)
+            buf = self._zeros((batch * P + 1) * self.cout)
             pairs = 0
             for b, (idx, val) in enumerate(events.samples):
                 pairs += conv_events(idx, val, self.wt3, buf, b * P, batch * P, C, H, W,
@@ -244,6 +261,8 @@ class ConvSynapse(Synapse):
     def _output(self, buf: np.ndarray, batch: int, P: int, Wo: int,
                 pairs: int) -> tuple[Tensor, int]:
         out = buf[:batch * P * self.cout]
+        if self.reuse:
+            buf[out.size:] = 0  # the slack / scratch, which no reader clears
         if self.has_bias:
             add_channel_bias(out, self.b)
         out = out.reshape(batch, P * self.cout)
