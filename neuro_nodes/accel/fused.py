@@ -246,17 +246,22 @@ def _kernel_dir() -> Path:
 
 
 _MODULES: dict[tuple[str, str], ModuleType] = {}
+_LATEST: dict[tuple[Any, ...], ModuleType] = {}  # by the equation function objects in use
 
 
 def kernels(equations: ModuleType = eq, directory: str | Path | None = None) -> ModuleType:
     """The compiled neuron loops of the current ``equations`` (see the module docstring):
     a module with ``lif_scalar``, ``lif_array``, ``cuba_lif_scalar``, ... (compiled on first
     call, cached on disk)."""
+    fast = (equations, *(getattr(equations, n) for n in equations.__all__), directory)
+    if fast in _LATEST:  # the same functions as last time: no source to read and hash
+        return _LATEST[fast]
     src = kernel_source(equations)
     digest = hashlib.sha256(src.encode()).hexdigest()[:16]
     d = Path(directory) if directory is not None else _kernel_dir()
     key = (digest, str(d))
     if key in _MODULES:
+        _LATEST[fast] = _MODULES[key]
         return _MODULES[key]
     path = d / f"neuron_kernels_{digest}.py"
     if not path.is_file() or path.read_text() != src:
@@ -270,7 +275,7 @@ def kernels(equations: ModuleType = eq, directory: str | Path | None = None) -> 
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
-    _MODULES[key] = mod
+    _MODULES[key] = _LATEST[fast] = mod
     return mod
 
 

@@ -95,10 +95,10 @@ def linear_events(idx, val, wt, out):  # pragma: no cover - compiled
     """``out[o] += val[k] · wt[idx[k], o]`` for every event ``k``; ``wt`` is ``Wᵀ`` [in, out]."""
     n_out = out.size
     for k in range(idx.size):
-        row = wt[idx[k]]
+        j = idx[k]  # 2-D indexing, not a row view per event (reference counting)
         v = val[k]
         for o in range(n_out):
-            out[o] += v * row[o]
+            out[o] += v * wt[j, o]
 
 
 @jit(inline=True)

@@ -119,3 +119,38 @@ def test_the_kernel_lists_exactly_the_spikes_it_writes():
             assert idx.tolist() == torch.nonzero(z[b]).flatten().tolist()
             assert val.tolist() == [1.0] * idx.size
     assert events.binary and not events.cl and events.count == int(z.sum())
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["compiled", "stepfn"])
+def test_reused_conv_buffers_are_zeroed_by_their_reader_and_survive_errors(fused):
+    """A convolution read only by one neuron layer keeps its output buffer, which the layer
+    zeroes as it reads it: results stay those of the dense reference, step after step and
+    after an error in the middle of a step."""
+    graph, shape = make_graph("conv")
+    model = AccelModel(graph, DT, fused_neurons=fused)
+    ops = model._backend.ops
+    shared = [n for n, op in ops.items() if getattr(getattr(op, "syn", None), "reuse", False)]
+    assert shared == ["0", "2", "5"]  # each conv, read by one LIF/IF layer
+    assert all(ops[str(int(n) + 1)].clears_input for n in shared)
+    x = spikes((12, 2, *shape), 0.3)
+    dense = AccelModel(graph, DT, backend="dense")
+    assert torch.equal(model.run(x), dense.run(x))
+    with pytest.raises(Exception, match="node '1'"):  # the conv ran, its reader failed
+        model.step(spikes((3, *shape), 0.3))
+    model.reset()
+    dense.reset()
+    assert torch.equal(model.run(x), dense.run(x))
+
+
+def test_a_conv_read_twice_or_returned_keeps_fresh_buffers():
+    import nir
+
+    graph, shape = make_graph("conv")
+    graph.nodes["out2"] = nir.Output(output_type={"output": None})
+    graph.edges.append(("0", "out2"))  # conv '0' is now also a graph output
+    model = AccelModel(graph, DT)
+    assert not model._backend.ops["0"].syn.reuse and model._backend.ops["2"].syn.reuse
+    x = spikes((6, 2, *shape), 0.3)
+    out = model.run(x)
+    ref = AccelModel(graph, DT, backend="dense").run(x)
+    assert torch.equal(out["out2"], ref["out2"]) and torch.equal(out["output"], ref["output"])
