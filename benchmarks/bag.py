@@ -10,6 +10,9 @@
   default of other drivers, and our override for lossy links);
 - play: ``neuro bag play --rate 0`` of that bag into a reliable KEEP_ALL subscriber in this
   process (``play_mevps``, ``play_lost_packets``);
+- discovery: how long a running node takes to see the topic of a publisher process that
+  has just started (``discovery_median_s``, ``discovery_max_s`` over a few starts): what a
+  recorder started first waits before it can subscribe;
 - baseline (same run, same messages): bare rosbags write and read of the serialized
   messages, no DDS (``rosbags_write_mevps``, ``rosbags_read_mevps``).
 """
@@ -137,6 +140,49 @@ def play_run(bag: Path, expected: int, env: dict[str, str]) -> dict[str, float]:
     return {"received": len(times), "seconds": seconds, "lost": expected - len(times)}
 
 
+_DISCOVERY_PUBLISHER = """
+import sys, time
+from neuro_nodes.ros.dds import apply_loopback_defaults
+apply_loopback_defaults()
+import rclpy
+from std_msgs.msg import String
+rclpy.init()
+node = rclpy.create_node("discovery_probe_publisher")
+pub = node.create_publisher(String, sys.argv[1], 10)
+print(time.time(), flush=True)
+time.sleep(60)
+"""
+
+
+def discovery_run(env: dict[str, str], trials: int) -> list[float]:
+    """Seconds from a new publisher's creation (wall clock, another process) until this
+    running node's graph lists its topic."""
+    import rclpy
+
+    os.environ.update({k: v for k, v in env.items() if k == "ROS_DOMAIN_ID"})
+    rclpy.init()
+    node = rclpy.create_node("bench_discovery_probe")
+    delays = []
+    try:
+        for i in range(trials):
+            topic = f"/bench/discovery_{os.getpid()}_{i}"
+            proc = subprocess.Popen([sys.executable, "-c", _DISCOVERY_PUBLISHER, topic],
+                                    env=env, stdout=subprocess.PIPE, text=True)
+            try:
+                created = float(proc.stdout.readline())
+                deadline = time.monotonic() + 30
+                while not node.count_publishers(topic) and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                delays.append(time.time() - created)
+            finally:
+                proc.kill()
+                proc.wait()
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return delays
+
+
 def rosbags_baseline(folder: Path, payloads: list[bytes], n_packets: int) -> dict[str, float]:
     from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
@@ -183,6 +229,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         best_effort = record_run(folder, payloads, n_packets, rate_hz, env, "best_effort")
         play = play_run(folder / "recorded_default", rec["recorded"], env)
         base = rosbags_baseline(folder, payloads, n_packets)
+        discovery = discovery_run(env, 3 if quick else 8)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     mev = per_packet / 1e6
@@ -201,6 +248,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         "play_lost_packets": play["lost"],
         "rosbags_write_mevps": n_packets * mev / base["write_s"],
         "rosbags_read_mevps": base["read_messages"] * mev / base["read_s"],
+        "discovery_median_s": float(np.median(discovery)),
+        "discovery_max_s": float(np.max(discovery)),
     }
 
 
@@ -217,6 +266,8 @@ def table(res: dict[str, Any]) -> str:
         f"{res['packets_sent']} packets",
         f"play through DDS:   {res['play_mevps']:.1f} M events/s, "
         f"{res['play_msgs_per_s']:.0f} msgs/s, lost {res['play_lost_packets']}",
+        f"discovery of a new publisher's topic: median {res['discovery_median_s']:.2f} s, "
+        f"max {res['discovery_max_s']:.2f} s",
         f"rosbags alone:      write {res['rosbags_write_mevps']:.1f}, read "
         f"{res['rosbags_read_mevps']:.1f} M events/s (same messages, no DDS)",
     ])
