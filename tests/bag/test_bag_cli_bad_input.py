@@ -145,3 +145,14 @@ def test_play_start_offset_past_the_end_is_refused(shared_data: Path) -> None:
     assert res.returncode == 1
     assert "start_offset 5 s is past the end" in res.stderr
     assert "its duration is 0.990 s" in res.stderr
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--delay", "-1"], "--delay: must be 0 or more seconds"),
+    (["--wait-timeout", "nan"], "--wait-timeout: must be 0 or more seconds"),
+    (["--wait-for-subscribers", "-2"], "--wait-for-subscribers and --wait-for-all-acked"),
+])
+def test_play_refuses_bad_waits(shared_data: Path, args: list[str], reason: str) -> None:
+    res = neuro("play", str(shared_data / MCAP_BAG), *args)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert reason in res.stderr
