@@ -231,6 +231,8 @@ class ModuleOp(Op):
         self.stateful = isinstance(module, Delay)
         self.makes_events = isinstance(module, Threshold)
         self.keeps_order = isinstance(module, nn.Flatten)
+        # a flatten is called as a tensor method (no module-call overhead)
+        self._flatten = (module.start_dim, module.end_dim) if self.keeps_order else None
 
     def run(self, x: Tensor, kind: int, events: Events | None, state: Any,
             count: bool) -> Result:
@@ -239,6 +241,8 @@ class ModuleOp(Op):
             y, state = self.module(x, state)
             if first:
                 self.counters.state_bytes = _state_bytes(state, x.shape[0])
+        elif self._flatten is not None:
+            y = x.flatten(*self._flatten)
         else:
             y = self.module(x)
         if self.makes_events:

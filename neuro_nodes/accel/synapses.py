@@ -156,6 +156,9 @@ class LinearSynapse(Synapse):
         super().__init__(name, primitive, module)
         self.wt = np.ascontiguousarray(module.weight.detach().numpy().T, dtype=np.float32)
         self.bias = None if module.bias is None else module.bias.detach().clone()
+        # added in numpy: the same float32 additions as torch's, without a torch call
+        self.bias_np = None if self.bias is None else np.ascontiguousarray(
+            self.bias.numpy(), dtype=np.float32)
 
     def _check_input(self, shape_in: tuple[int, ...]) -> None:
         n_in = self.wt.shape[0]
@@ -180,10 +183,9 @@ class LinearSynapse(Synapse):
                     linear_events(idx[lo:hi] - r * n_in, val[lo:hi], self.wt,
                                   out[b * rows + r])
             active += idx.size
-        y = torch.from_numpy(out).reshape(batch, *self.shape_out)
-        if self.bias is not None:
-            y = y + self.bias
-        return y, active * n_out
+        if self.bias_np is not None:
+            out += self.bias_np
+        return torch.from_numpy(out).reshape(batch, *self.shape_out), active * n_out
 
 
 class ConvSynapse(Synapse):
@@ -330,10 +332,9 @@ class PoolSynapse(Synapse):
             else:
                 pairs += pool_events(idx, val, out[b], C, H, W, events.cl, *self.windows, Ho,
                                      Wo)
-        y = unflat(out, (batch, *self.shape_out), events.cl)
-        if self.divisor is not None:
-            y = y / self.divisor
-        return y, pairs
+        if self.divisor is not None:  # float32 division, as torch's (checked bit for bit)
+            out /= np.float32(self.divisor)
+        return unflat(out, (batch, *self.shape_out), events.cl), pairs
 
 
 def make_synapse(name: str, primitive: str, module: nn.Module) -> Synapse | None:
