@@ -220,10 +220,30 @@ def conv_span_events(idx, val, wc, out, base, C, H, W, cl, rn, rt, ro, pid, cmin
     of slack at its end (the zero weights of a pattern may reach past the last output; they
     add exact zeros).  Returns the number of real (event, tap) pairs."""
     span = wc.shape[1]
-    inv_c, inv_w, inv_hw = 1.0 / C, 1.0 / W, 1.0 / (H * W)
+    inv_c = 1.0 / C
     pairs = 0
+    # incremental decoding: events come in increasing index order, so the row of an event
+    # is found by stepping on from the last one's (a division per event costs more than
+    # the scatter); a "row" is W entries: (channel, y) without cl, y with cl (positions)
+    row, row_c, row_start = 0, 0, 0
     for k in range(idx.size):
-        c, i, j = _decode(idx[k], C, W, H * W, cl, inv_c, inv_w, inv_hw)
+        e = idx[k]
+        if cl:
+            key = _div(e, C, inv_c)
+            c = e - key * C
+        else:
+            key = e
+        if key < row_start:  # not increasing after all: start over from the first row
+            row, row_c, row_start = 0, 0, 0
+        while key >= row_start + W:
+            row_start += W
+            row += 1
+            if not cl and row == H:
+                row = 0
+                row_c += 1
+        i, j = row, key - row_start
+        if not cl:
+            c = row_c
         v = val[k]
         prow = (pid[j] * C + c) * kh
         ni = rn[i]

@@ -154,3 +154,32 @@ def test_a_conv_read_twice_or_returned_keeps_fresh_buffers():
     out = model.run(x)
     ref = AccelModel(graph, DT, backend="dense").run(x)
     assert torch.equal(out["out2"], ref["out2"]) and torch.equal(out["output"], ref["output"])
+
+
+@pytest.mark.parametrize("cl", [False, True], ids=["nchw", "channels_last"])
+def test_conv_scatter_takes_events_in_any_order(cl):
+    """The scatter decodes event positions incrementally (events come sorted); events in
+    another order give the same sums."""
+    import numpy as np
+
+    from neuro_nodes.accel.events import Events
+
+    graph, shape = make_graph("conv")
+    model = AccelModel(graph, DT)
+    syn = model._backend.ops["0"].syn  # Conv2d(2, 4, 3, stride 2, padding 1)
+    syn.reuse = False  # nothing reads (and zeroes) the outputs here
+    n = int(np.prod(shape))
+    rng = np.random.default_rng(3)
+    idx = np.sort(rng.choice(n, size=60, replace=False)).astype(np.int64)
+    val = np.ones(idx.size, np.float32)
+    y_sorted, sops = syn.events(Events([(idx, val)], True, cl), 1)
+    y_sorted = y_sorted.clone()
+    shuffled = rng.permutation(idx.size)
+    y_any, sops_any = syn.events(Events([(idx[shuffled], val[shuffled])], True, cl), 1)
+    assert sops == sops_any > 0 and torch.equal(y_sorted, y_any)
+    # and both are the dense convolution of the same input
+    x = torch.zeros(n)
+    x[torch.from_numpy(idx)] = 1.0
+    x = x.reshape(1, shape[1], shape[2], shape[0]).permute(0, 3, 1, 2) if cl else x.reshape(
+        1, *shape)
+    assert torch.equal(y_sorted, syn.dense(x))
