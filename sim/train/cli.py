@@ -1,0 +1,95 @@
+"""``neuro train dense-flow``: train the temporally dense SNN flow network on the simulated
+TRAIN_SPECS, export it to NIR and write it with its json. Registered into ``neuro`` through
+the ``neuro_nodes.cli`` entry-point group (neuro_nodes never imports sim)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("train", help="train learned perception models on simulated data")
+    actions = p.add_subparsers(dest="train_command", required=True, metavar="MODEL")
+    d = actions.add_parser(
+        "dense-flow", help="temporally dense SNN optical flow (10 ms steps, sparse GT)")
+    d.add_argument("--epochs", type=int, default=30, help="passes over the data (default 30)")
+    d.add_argument("--seed", type=int, default=0, help="torch/numpy seed (default 0)")
+    d.add_argument("--out", type=Path, default=Path("dense_flow_model"),
+                   help="output folder for dense_flow.nir + .json (default ./dense_flow_model)")
+    d.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="use only the first S seconds of each sequence (quick runs)")
+    d.add_argument("--sequences", type=int, default=None, metavar="N",
+                   help="train on the first N training sequences only (quick runs)")
+    d.add_argument("--cache-dir", type=Path, default=None,
+                   help="sequence cache (default: sim.datasets.event_motion's)")
+    d.add_argument("--json", action="store_true", help="print the summary as JSON")
+    d.set_defaults(func=run_dense_flow)
+
+
+def _check(args: argparse.Namespace) -> str | None:
+    if args.epochs < 1:
+        return f"--epochs: must be >= 1, got {args.epochs}"
+    if args.duration is not None and not args.duration >= 0.15:
+        return f"--duration: must be >= 0.15 s (one supervised frame), got {args.duration}"
+    if args.sequences is not None and args.sequences < 1:
+        return f"--sequences: must be >= 1, got {args.sequences}"
+    if args.out.exists() and not args.out.is_dir():
+        return f"--out: {args.out} exists and is not a folder"
+    return None
+
+
+def run_dense_flow(args: argparse.Namespace) -> int:
+    err = _check(args)
+    if err:
+        print(f"neuro train dense-flow: {err}", file=sys.stderr)
+        return 2
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from neuro_nodes.perception.dense_flow import DenseFlowConfig
+    from sim.datasets.event_motion import TRAIN_SPECS, make_sequence
+    from sim.train.dense_flow import TrainConfig, save, train
+
+    specs = list(TRAIN_SPECS)
+    tc = TrainConfig(epochs=args.epochs, seed=args.seed)
+    val_spec = specs.pop(tc.val_index)  # a held-out TRAIN seed, never a TEST spec
+    if args.sequences is not None:
+        specs = specs[: args.sequences]
+    if args.duration is not None:
+        specs = [dataclasses.replace(s, duration_s=args.duration) for s in specs]
+        val_spec = dataclasses.replace(val_spec, duration_s=args.duration)
+    cfg = DenseFlowConfig()
+    quiet = args.json or not sys.stderr.isatty()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), disable=quiet, transient=True) as bar:
+        task = bar.add_task("sequences", total=len(specs) + 1, info="")
+        seqs = []
+        for s in [*specs, val_spec]:
+            bar.update(task, info=s.name)
+            seqs.append(make_sequence(s, args.cache_dir))
+            bar.advance(task)
+        train_seqs, val_seq = seqs[:-1], seqs[-1]
+        bar.update(task, description="training", total=tc.epochs, completed=0, info="")
+
+        def progress(epoch: int, loss: float) -> None:
+            bar.update(task, completed=epoch + 1, info=f"loss {loss:.4f}")
+
+        net, summary = train(train_seqs, val_seq, cfg, tc, progress)
+    command = "neuro train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
+        if len(sys.argv) > 2 and sys.argv[1] == "train" else "neuro train dense-flow"
+    js = save(net, cfg, args.out, summary, command, [s.name for s in specs], val_spec.name)
+    summary = {**summary, "model": str(js.with_suffix(".nir"))}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"dense-flow: train EPE {summary['train_loss']:.1f} px/s, val EPE "
+              f"{summary['val_loss']:.1f} px/s, val AEE {summary['val_aee_px_s']:.1f} px/s "
+              f"({summary['val_aee_px_frame']:.2f} px/frame) on {val_spec.name}, "
+              f"{tc.epochs} epochs, seed {tc.seed}, {summary['time_s']:.0f} s -> "
+              f"{summary['model']}")
+    return 0
