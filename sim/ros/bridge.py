@@ -5,11 +5,15 @@ camera (``/camera/image_raw``, ``/camera/camera_info``), ``/depth/image`` (32FC1
 ``/depth/points`` (xyz, camera optical frame), ``/events`` (EventPacket, evt3, from the
 emulator), ``/imu``, ``/joint_states``, ``/tf`` and ``/tf_static``
 (``map -> odom -> base_link -> camera_link -> camera_optical_frame``) and ground truth
-(``/ground_truth/odom``, ``/ground_truth/flow`` 32FC2 px/s, ``/ground_truth/depth``,
-``/ground_truth/class`` and ``/ground_truth/instance`` 32SC1, ``/ground_truth/points``
-with ``class``/``instance`` fields, ``/ground_truth/query_distance`` for the exact signed
-distance of the scene). Takes ``/cmd_vel`` (mobile_robot) and ``/joint_commands``
-(swimmer); ``~/reset``, ``~/pause`` and ``~/step`` control time. Runs at
+(``/ground_truth/odom``, ``/ground_truth/camera_twist``, ``/ground_truth/flow`` 32FC2 px/s,
+``/ground_truth/depth``, ``/ground_truth/class`` and ``/ground_truth/instance`` 32SC1,
+``/ground_truth/points`` with ``class``/``instance`` fields, ``/ground_truth/query_distance``
+for the exact signed distance of the scene). ``/ground_truth/camera_twist`` (``TwistStamped``, frame
+``camera_optical_frame``, with the odometry) is the camera's true twist in the conventions of
+``/egomotion``: angular rad/s and linear m/s (metric) of the optical centre, in optical axes;
+the camera rig's is its trajectory's analytic twist, a robot's comes from MuJoCo's body
+velocities through the static camera mount. Takes ``/cmd_vel`` (mobile_robot) and
+``/joint_commands`` (swimmer); ``~/reset``, ``~/pause`` and ``~/step`` control time. Runs at
 ``real_time_factor`` x real time, or as fast as possible with 0.
 """
 
@@ -22,7 +26,7 @@ from typing import Any
 import numpy as np
 import yaml
 from event_camera_msgs.msg import EventPacket
-from geometry_msgs.msg import Twist, Vector3
+from geometry_msgs.msg import Twist, TwistStamped, Vector3
 from nav_msgs.msg import Odometry as OdometryMsg
 from neuro_interfaces.srv import QueryDistance, StepSimulation
 from rosgraph_msgs.msg import Clock
@@ -36,10 +40,14 @@ from neuro_nodes.events.emulator import PRESETS
 from neuro_nodes.ros.node_base import NeuroNode, run_node
 from neuro_nodes.ros.ports import publishes, service, subscribes
 from neuro_nodes.ros.qos import EVENTS_PUB_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from sim.frames import StaticTransform
+from sim.ground_truth.poses import Odometry
 from sim.ros import convert
 from sim.runner import Output, SimRates, SimRunner
 from sim.scenes import SCENES
 from sim.sim_thread import SimThread
+from sim.spatial import Pose
+from sim.spatial import Twist as SimTwist
 
 OPTICAL = "camera_optical_frame"
 
@@ -56,6 +64,7 @@ TOPICS: dict[str, tuple[str, type, Any]] = {
     "tf": ("/tf", TFMessage, RELIABLE_QOS),
     "tf_static": ("/tf_static", TFMessage, LATCHED_QOS),
     "odom": ("/ground_truth/odom", OdometryMsg, RELIABLE_QOS),
+    "camera_twist": ("/ground_truth/camera_twist", TwistStamped, RELIABLE_QOS),
     "gt_flow": ("/ground_truth/flow", Image, SENSOR_QOS),
     "gt_depth": ("/ground_truth/depth", Image, SENSOR_QOS),
     "gt_class": ("/ground_truth/class", Image, SENSOR_QOS),
@@ -89,6 +98,28 @@ class SimBridgeParams(SimRates):
         if not isinstance(value, dict):
             raise ValueError(f"scene_params: expected a YAML mapping, got {self.scene_params!r}")
         return value
+
+
+def frame_in(static: list[StaticTransform] | tuple[StaticTransform, ...], base: str,
+             frame: str) -> Pose | None:
+    """The pose of ``frame`` in ``base`` through static edges (None without a chain)."""
+    pose, at, edges = Pose.identity(), base, {e.parent: e for e in static}
+    for _ in range(len(static)):
+        if at == frame:
+            return pose
+        edge = edges.get(at)
+        if edge is None:
+            return None
+        pose, at = pose.compose(edge.pose), edge.child
+    return pose if at == frame else None
+
+
+def camera_twist(odom: Odometry, camera_in_base: Pose) -> SimTwist:
+    """The twist of a camera rigidly mounted on the odometry's body, in the camera's axes:
+    linear velocity of its origin and angular velocity (``odom.twist`` is in body axes)."""
+    r = camera_in_base.rotation
+    v, w = odom.twist.linear, odom.twist.angular
+    return SimTwist(r.T @ (v + np.cross(w, camera_in_base.position)), r.T @ w)
 
 
 class SimBridgeNode(NeuroNode[SimBridgeParams]):
@@ -126,6 +157,9 @@ class SimBridgeNode(NeuroNode[SimBridgeParams]):
                              end_ns=lambda: round(self.params.duration * 1e9),
                              on_error=self._on_sim_error, paused=p.start_paused)
         self.runner = self.sim.runner
+        rig = self.runner.rig
+        self._camera_in_base = (frame_in(rig.static, rig.base_frame, OPTICAL)
+                                if rig.camera is not None else None)
         self.finished = self.sim.finished
         self._publish_static()
         self.get_logger().info(f"simulating {p.scene} at real-time factor "
@@ -176,6 +210,13 @@ class SimBridgeNode(NeuroNode[SimBridgeParams]):
             self._send("odom", convert.odometry(data, r.rig.base_frame), t)
             tf = convert.transform(t, "odom", r.rig.base_frame, data.pose)
             self._send("tf", TFMessage(transforms=[tf]), t)
+            if self._camera_in_base is not None:
+                tw = camera_twist(data, self._camera_in_base)
+                msg = TwistStamped()
+                msg.header.stamp, msg.header.frame_id = convert.stamp(data.t_ns), OPTICAL
+                msg.twist.linear, msg.twist.angular = convert.vec(tw.linear), convert.vec(
+                    tw.angular)
+                self._send("camera_twist", msg, t)
         elif out.kind == "ground_truth":
             self._publish_ground_truth(t, data)
         self.health.count(out.kind)
