@@ -75,122 +75,240 @@ ZERO = F32(0.0)
 
 # -- loops: compiled by kernels() together with the equations; not called as Python --------
 # Arrays are [B, n] (a batch of flat samples in memory order): x, state, z; idx[b] receives
-# the positions of sample b's spikes, counts[b] how many; ``clear``: zero x once read.  Two
-# passes per sample: the update (plain indices from 0: numba then needs no negative-index
-# fix-up and the loop vectorises), then the spike list from z.
-def spike_list(z, b, n, idx):  # pragma: no cover - compiled
-    """Write the positions of the nonzero ``z[b]`` to ``idx[b]``; returns their count.  A
-    64-bit mask per block of 64, then one step per set bit (branch-free in the density)."""
-    m = 0
-    nb = n // 64
-    one = np.uint64(1)
-    for blk in range(nb):
-        base = blk * 64
-        mask = np.uint64(0)
-        for j in range(64):
-            mask |= np.uint64(z[b, base + j] != 0) << np.uint64(j)
-        while mask != 0:
-            idx[b, m] = base + trailing_zeros(mask)
-            m += 1
-            mask &= mask - one
-    for p in range(nb * 64, n):
-        if z[b, p] != 0:
-            idx[b, m] = p
-            m += 1
-    return m
+# the positions of sample b's spikes, counts[b] how many; ``clear``: zero x once read.
+# One pass, 64 neurons at a time: update them, collect their spikes in a 64-bit mask, list
+# the mask's bits.  Positions inside a block are unsigned (numba then adds no negative-index
+# fix-up, and the 64-neuron loop vectorises).  The per-neuron helpers take and return
+# scalars only (an array argument of an inlined helper costs reference counting per call).
+def lif_neuron(x, v, c, r, vl, vth, vr):  # pragma: no cover - compiled
+    """One LIF neuron, one step: the new membrane and whether it spiked."""
+    vn = leaky_integrate(v, x, c, r, vl)
+    s = heaviside(shifted(vn, vth))
+    return (vr if s else vn), s
+
+
+def cuba_lif_neuron(x, i, v, cs, w, cm, r, vl, vth, vr):  # pragma: no cover - compiled
+    """One CubaLIF neuron, one step: the new current and membrane, whether it spiked."""
+    ii = synaptic_current(i, x, cs, w)
+    vn = leaky_integrate(v, ii, cm, r, vl)
+    s = heaviside(shifted(vn, vth))
+    return ii, (vr if s else vn), s
+
+
+def if_neuron(x, v, g, vth, vr):  # pragma: no cover - compiled
+    """One IF neuron, one step: the new membrane and whether it spiked."""
+    vn = integrate(v, x, g)
+    s = heaviside(shifted(vn, vth))
+    return (vr if s else vn), s
 
 
 def lif_scalar(x, v, z, idx, counts, clear, c, r, vl, vth, vr):  # pragma: no cover - compiled
     B, n = x.shape
+    one = np.uint64(1)
     for b in range(B):
-        for p in range(n):
+        m = 0
+        for blk in range(n // 64):
+            base, mask = np.uint64(blk * 64), np.uint64(0)
+            for j in range(64):
+                q = base + np.uint64(j)
+                xx = x[b, q]
+                if clear:
+                    x[b, q] = ZERO
+                v_new, s = lif_neuron(xx, v[b, q], c, r, vl, vth, vr)
+                v[b, q] = v_new
+                z[b, q] = ONE if s else ZERO
+                mask |= np.uint64(s) << np.uint64(j)
+            while mask != 0:  # list the block's spikes, one step per set bit
+                idx[b, m] = blk * 64 + trailing_zeros(mask)
+                m += 1
+                mask &= mask - one
+        for p in range(n // 64 * 64, n):
             xx = x[b, p]
-            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+            if clear:
                 x[b, p] = ZERO
-            vn = leaky_integrate(v[b, p], xx, c, r, vl)
-            s = heaviside(shifted(vn, vth))
+            v_new, s = lif_neuron(xx, v[b, p], c, r, vl, vth, vr)
+            v[b, p] = v_new
             z[b, p] = ONE if s else ZERO
-            v[b, p] = vr if s else vn
-        counts[b] = spike_list(z, b, n, idx)
+            if s:
+                idx[b, m] = p
+                m += 1
+        counts[b] = m
 
 
 def lif_array(x, v, z, idx, counts, clear, c, r, vl, vth, vr):  # pragma: no cover - compiled
     B, n = x.shape
+    one = np.uint64(1)
     for b in range(B):
-        for p in range(n):
+        m = 0
+        for blk in range(n // 64):
+            base, mask = np.uint64(blk * 64), np.uint64(0)
+            for j in range(64):
+                q = base + np.uint64(j)
+                xx = x[b, q]
+                if clear:
+                    x[b, q] = ZERO
+                v_new, s = lif_neuron(xx, v[b, q], c[q], r[q], vl[q], vth[q], vr[q])
+                v[b, q] = v_new
+                z[b, q] = ONE if s else ZERO
+                mask |= np.uint64(s) << np.uint64(j)
+            while mask != 0:  # list the block's spikes, one step per set bit
+                idx[b, m] = blk * 64 + trailing_zeros(mask)
+                m += 1
+                mask &= mask - one
+        for p in range(n // 64 * 64, n):
             xx = x[b, p]
-            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+            if clear:
                 x[b, p] = ZERO
-            vn = leaky_integrate(v[b, p], xx, c[p], r[p], vl[p])
-            s = heaviside(shifted(vn, vth[p]))
+            v_new, s = lif_neuron(xx, v[b, p], c[p], r[p], vl[p], vth[p], vr[p])
+            v[b, p] = v_new
             z[b, p] = ONE if s else ZERO
-            v[b, p] = vr[p] if s else vn
-        counts[b] = spike_list(z, b, n, idx)
+            if s:
+                idx[b, m] = p
+                m += 1
+        counts[b] = m
 
 
 def cuba_lif_scalar(x, i, v, z, idx, counts, clear, cs, w, cm, r, vl, vth,
                     vr):  # pragma: no cover - compiled
     B, n = x.shape
+    one = np.uint64(1)
     for b in range(B):
-        for p in range(n):
+        m = 0
+        for blk in range(n // 64):
+            base, mask = np.uint64(blk * 64), np.uint64(0)
+            for j in range(64):
+                q = base + np.uint64(j)
+                xx = x[b, q]
+                if clear:
+                    x[b, q] = ZERO
+                i_new, v_new, s = cuba_lif_neuron(xx, i[b, q], v[b, q], cs, w, cm, r, vl, vth, vr)
+                i[b, q] = i_new
+                v[b, q] = v_new
+                z[b, q] = ONE if s else ZERO
+                mask |= np.uint64(s) << np.uint64(j)
+            while mask != 0:  # list the block's spikes, one step per set bit
+                idx[b, m] = blk * 64 + trailing_zeros(mask)
+                m += 1
+                mask &= mask - one
+        for p in range(n // 64 * 64, n):
             xx = x[b, p]
-            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+            if clear:
                 x[b, p] = ZERO
-            ii = synaptic_current(i[b, p], xx, cs, w)
-            i[b, p] = ii
-            vn = leaky_integrate(v[b, p], ii, cm, r, vl)
-            s = heaviside(shifted(vn, vth))
+            i_new, v_new, s = cuba_lif_neuron(xx, i[b, p], v[b, p], cs, w, cm, r, vl, vth, vr)
+            i[b, p] = i_new
+            v[b, p] = v_new
             z[b, p] = ONE if s else ZERO
-            v[b, p] = vr if s else vn
-        counts[b] = spike_list(z, b, n, idx)
+            if s:
+                idx[b, m] = p
+                m += 1
+        counts[b] = m
 
 
 def cuba_lif_array(x, i, v, z, idx, counts, clear, cs, w, cm, r, vl, vth,
                    vr):  # pragma: no cover - compiled
     B, n = x.shape
+    one = np.uint64(1)
     for b in range(B):
-        for p in range(n):
+        m = 0
+        for blk in range(n // 64):
+            base, mask = np.uint64(blk * 64), np.uint64(0)
+            for j in range(64):
+                q = base + np.uint64(j)
+                xx = x[b, q]
+                if clear:
+                    x[b, q] = ZERO
+                i_new, v_new, s = cuba_lif_neuron(xx, i[b, q], v[b, q], cs[q], w[q], cm[q],
+                                                  r[q], vl[q], vth[q], vr[q])
+                i[b, q] = i_new
+                v[b, q] = v_new
+                z[b, q] = ONE if s else ZERO
+                mask |= np.uint64(s) << np.uint64(j)
+            while mask != 0:  # list the block's spikes, one step per set bit
+                idx[b, m] = blk * 64 + trailing_zeros(mask)
+                m += 1
+                mask &= mask - one
+        for p in range(n // 64 * 64, n):
             xx = x[b, p]
-            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+            if clear:
                 x[b, p] = ZERO
-            ii = synaptic_current(i[b, p], xx, cs[p], w[p])
-            i[b, p] = ii
-            vn = leaky_integrate(v[b, p], ii, cm[p], r[p], vl[p])
-            s = heaviside(shifted(vn, vth[p]))
+            i_new, v_new, s = cuba_lif_neuron(xx, i[b, p], v[b, p], cs[p], w[p], cm[p], r[p],
+                                              vl[p], vth[p], vr[p])
+            i[b, p] = i_new
+            v[b, p] = v_new
             z[b, p] = ONE if s else ZERO
-            v[b, p] = vr[p] if s else vn
-        counts[b] = spike_list(z, b, n, idx)
+            if s:
+                idx[b, m] = p
+                m += 1
+        counts[b] = m
 
 
 def if_scalar(x, v, z, idx, counts, clear, g, vth, vr):  # pragma: no cover - compiled
     B, n = x.shape
+    one = np.uint64(1)
     for b in range(B):
-        for p in range(n):
+        m = 0
+        for blk in range(n // 64):
+            base, mask = np.uint64(blk * 64), np.uint64(0)
+            for j in range(64):
+                q = base + np.uint64(j)
+                xx = x[b, q]
+                if clear:
+                    x[b, q] = ZERO
+                v_new, s = if_neuron(xx, v[b, q], g, vth, vr)
+                v[b, q] = v_new
+                z[b, q] = ONE if s else ZERO
+                mask |= np.uint64(s) << np.uint64(j)
+            while mask != 0:  # list the block's spikes, one step per set bit
+                idx[b, m] = blk * 64 + trailing_zeros(mask)
+                m += 1
+                mask &= mask - one
+        for p in range(n // 64 * 64, n):
             xx = x[b, p]
-            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+            if clear:
                 x[b, p] = ZERO
-            vn = integrate(v[b, p], xx, g)
-            s = heaviside(shifted(vn, vth))
+            v_new, s = if_neuron(xx, v[b, p], g, vth, vr)
+            v[b, p] = v_new
             z[b, p] = ONE if s else ZERO
-            v[b, p] = vr if s else vn
-        counts[b] = spike_list(z, b, n, idx)
+            if s:
+                idx[b, m] = p
+                m += 1
+        counts[b] = m
 
 
 def if_array(x, v, z, idx, counts, clear, g, vth, vr):  # pragma: no cover - compiled
     B, n = x.shape
+    one = np.uint64(1)
     for b in range(B):
-        for p in range(n):
+        m = 0
+        for blk in range(n // 64):
+            base, mask = np.uint64(blk * 64), np.uint64(0)
+            for j in range(64):
+                q = base + np.uint64(j)
+                xx = x[b, q]
+                if clear:
+                    x[b, q] = ZERO
+                v_new, s = if_neuron(xx, v[b, q], g[q], vth[q], vr[q])
+                v[b, q] = v_new
+                z[b, q] = ONE if s else ZERO
+                mask |= np.uint64(s) << np.uint64(j)
+            while mask != 0:  # list the block's spikes, one step per set bit
+                idx[b, m] = blk * 64 + trailing_zeros(mask)
+                m += 1
+                mask &= mask - one
+        for p in range(n // 64 * 64, n):
             xx = x[b, p]
-            if clear:  # hand the input buffer back zeroed (see ops.NeuronOp)
+            if clear:
                 x[b, p] = ZERO
-            vn = integrate(v[b, p], xx, g[p])
-            s = heaviside(shifted(vn, vth[p]))
+            v_new, s = if_neuron(xx, v[b, p], g[p], vth[p], vr[p])
+            v[b, p] = v_new
             z[b, p] = ONE if s else ZERO
-            v[b, p] = vr[p] if s else vn
-        counts[b] = spike_list(z, b, n, idx)
+            if s:
+                idx[b, m] = p
+                m += 1
+        counts[b] = m
 
 
-_HELPERS = (spike_list,)
+_HELPERS = (lif_neuron, cuba_lif_neuron, if_neuron)
 _LOOPS = (lif_scalar, lif_array, cuba_lif_scalar, cuba_lif_array, if_scalar, if_array)
 _HEADER = '''\
 """Generated by neuro_nodes.accel.fused from neuro_nodes/snn/equations.py and the loops of
