@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +137,257 @@ def test_camera_twist_of_the_robot_is_mujocos_camera_velocity() -> None:
     np.testing.assert_allclose(tw.angular, truth.angular, atol=1e-9)
     np.testing.assert_allclose(tw.linear, truth.linear, atol=1e-9)
     assert abs(tw.angular[1]) > 0.3  # turning about world z = about optical -y
+
+
+# -- the nodes over DDS ------------------------------------------------------------------
+WINDOW = 20_000
+
+
+def packets_of(events: EventArray, per_packet: int = 2000):
+    """evt3 payloads of consecutive slices, each with the sensor time of its last event."""
+    from neuro_nodes.events.codecs import make_encoder
+
+    enc = make_encoder("evt3", events.width, events.height)
+    out = []
+    for i in range(0, len(events), per_packet):
+        chunk = events[i:i + per_packet]
+        out.append((enc.encode(chunk), int(chunk.t[-1]) // 1000 * 1000))
+    return out
+
+
+@pytest.fixture
+def rotation_packets(tmp_path):
+    """A simulated rotating camera (events, intrinsics) as evt3 packets: 3 windows."""
+    from sim.datasets.event_motion import SequenceSpec, make_sequence
+
+    seq = make_sequence(SequenceSpec(motion="rotation", duration_s=0.3, width=128, height=96),
+                        cache_dir=tmp_path)
+    events = seq.events[:3 * WINDOW + 500]
+    return packets_of(events), seq.camera
+
+
+def offline_estimates(packets, camera, method: str = "cmax"):
+    """What the nodes must publish: the same decoder, windows and estimator, without ROS."""
+    from neuro_nodes.events.codecs import make_decoder
+
+    dec = make_decoder("evt3", camera.width, camera.height)
+    events = dec.decode_many([p for p, _ in packets]).events
+    est = estimator_factory(method)(camera)
+    return [est.process(w) for w in fixed_count_windows(events, camera, WINDOW)]
+
+
+def start(script: str, *params: str) -> subprocess.Popen:
+    args = [str(BIN / script), "--ros-args"]
+    for p in params:
+        args += ["-p", p]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop(proc: subprocess.Popen) -> str:
+    alive = proc.poll() is None
+    proc.terminate()
+    out = proc.communicate(timeout=30)[0]
+    assert alive, out
+    assert proc.returncode == 0 and "Traceback" not in out, out
+    return out
+
+
+@pytest.fixture
+def probe():
+    import rclpy
+
+    rclpy.init()
+    node = rclpy.create_node("egomotion_probe")
+    yield node
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def publish_stream(node, packets, camera, *, bad=()) -> None:
+    """camera_info (latched, K) then the packets stamped with their last event's sensor
+    time; ``bad`` packets are interleaved."""
+    from event_camera_msgs.msg import EventPacket
+    from ros_helpers import spin_until
+    from sensor_msgs.msg import CameraInfo
+
+    from neuro_nodes.ros.qos import EVENTS_PUB_QOS, LATCHED_QOS
+
+    info_pub = node.create_publisher(CameraInfo, "/camera_info", LATCHED_QOS)
+    info = CameraInfo(width=camera.width, height=camera.height,
+                      k=[camera.fx, 0.0, camera.cx, 0.0, camera.fy, camera.cy, 0.0, 0.0, 1.0])
+    info_pub.publish(info)
+    pub = node.create_publisher(EventPacket, "/events", EVENTS_PUB_QOS)
+    assert spin_until(node, lambda: pub.get_subscription_count() >= getattr(
+        node, "expected_subscribers", 1) and info_pub.get_subscription_count() >= 1, 30.0)
+    time.sleep(0.5)  # the latched camera_info reaches the late joiner first
+    for i, (payload, t_ns) in enumerate(packets):
+        if bad:
+            pub.publish(bad[i % len(bad)])
+        msg = EventPacket(encoding="evt3", width=camera.width, height=camera.height, seq=i,
+                          events=payload)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(t_ns, 1_000_000_000)
+        msg.header.frame_id = "camera_optical_frame"
+        pub.publish(msg)
+        if i % 5 == 4:
+            time.sleep(0.005)  # paced: a best-effort subscriber keeps every packet
+
+
+def test_nodes_publish_what_the_estimator_gives_on_the_same_windows(probe,
+                                                                    rotation_packets) -> None:
+    from geometry_msgs.msg import TwistStamped
+    from nav_msgs.msg import Odometry
+    from ros_helpers import spin_until
+    from sensor_msgs.msg import Image
+
+    from neuro_nodes.perception.flow_viz import flow_to_rgb
+    from neuro_nodes.perception.odometry import TwistIntegrator
+    from neuro_nodes.ros.qos import RELIABLE_QOS, SENSOR_QOS
+
+    packets, camera = rotation_packets
+    common = (f"window_events:={WINDOW}", "method:=cmax", "use_imu:=false")
+    procs = [start("neuro-egomotion", *common, "angular_variance:=0.04"),
+             start("neuro-optical-flow", *common, "viz_max_flow:=50.0")]
+    got: dict[str, list] = {"twist": [], "odom": [], "flow": [], "viz": []}
+    probe.create_subscription(TwistStamped, "/egomotion", got["twist"].append, RELIABLE_QOS)
+    probe.create_subscription(Odometry, "/odom", got["odom"].append, RELIABLE_QOS)
+    probe.create_subscription(Image, "/flow", got["flow"].append, SENSOR_QOS)
+    probe.create_subscription(Image, "/flow/viz", got["viz"].append, SENSOR_QOS)
+    probe.expected_subscribers = 2
+    try:
+        publish_stream(probe, packets, camera)
+        expected = offline_estimates(packets, camera)
+        assert len(expected) == 3
+        done = spin_until(probe, lambda: all(len(v) >= 3 for v in got.values()), 120.0)
+    finally:
+        outs = [stop(p) for p in procs]
+    assert done, ({k: len(v) for k, v in got.items()}, outs)
+    odo = TwistIntegrator()
+    for k, est in enumerate(expected):
+        tw, od, fl, viz = got["twist"][k], got["odom"][k], got["flow"][k], got["viz"][k]
+        stamp = tw.header.stamp.sec * 10**9 + tw.header.stamp.nanosec
+        assert stamp == round(est.t_ref_s * 1e9)  # the window's t_ref on the packets' clock
+        assert tw.header.frame_id == "camera_optical_frame"
+        w = np.array([tw.twist.angular.x, tw.twist.angular.y, tw.twist.angular.z])
+        np.testing.assert_allclose(w, est.omega, atol=1e-9)
+        assert (tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z) == (0.0, 0.0, 0.0)
+        # odometry: the camera_odom frame, covariances filled, the integrated orientation
+        assert (od.header.frame_id, od.child_frame_id) == ("camera_odom",
+                                                           "camera_optical_frame")
+        cov = np.array(od.twist.covariance).reshape(6, 6)
+        np.testing.assert_allclose(np.diag(cov), [1e4] * 3 + [0.04] * 3)
+        q = 1e4 * np.eye(6)
+        q[3:, 3:] = 0.04 * np.eye(3)
+        odo.advance(est.t_ref_s, est.omega, np.zeros(3), q)
+        o = od.pose.pose.orientation
+        np.testing.assert_allclose([o.x, o.y, o.z, o.w], odo.quaternion_xyzw, atol=1e-9)
+        np.testing.assert_allclose(np.array(od.pose.covariance).reshape(6, 6), odo.covariance,
+                                   rtol=1e-9, atol=1e-15)
+        # flow: 32FC2 px/s as the estimator gave it (NaN where it has none), its colour wheel
+        assert (fl.encoding, fl.width, fl.height, fl.step) == ("32FC2", 128, 96, 8 * 128)
+        flow = np.frombuffer(bytes(fl.data), "<f4").reshape(96, 128, 2).transpose(2, 0, 1)
+        np.testing.assert_array_equal(flow, est.flow.astype(np.float32))
+        assert fl.header.stamp == tw.header.stamp and fl.header.frame_id == "camera_optical_frame"
+        assert (viz.encoding, viz.step) == ("rgb8", 3 * 128)
+        rgb = np.frombuffer(bytes(viz.data), np.uint8).reshape(96, 128, 3)
+        np.testing.assert_array_equal(rgb, flow_to_rgb(est.flow.astype(np.float32), 50.0))
+
+
+def test_bad_packets_are_counted_and_estimation_goes_on(probe, rotation_packets) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from event_camera_msgs.msg import EventPacket
+    from geometry_msgs.msg import TwistStamped
+    from ros_helpers import spin_until
+
+    from neuro_nodes.ros.qos import RELIABLE_QOS
+
+    packets, camera = rotation_packets
+    proc = start("neuro-egomotion", f"window_events:={WINDOW}", "method:=cmax")
+    twists: list[TwistStamped] = []
+    diags: list[dict[str, str]] = []
+    probe.create_subscription(TwistStamped, "/egomotion", twists.append, RELIABLE_QOS)
+    probe.create_subscription(DiagnosticArray, "/diagnostics", lambda m: diags.extend(
+        {kv.key: kv.value for kv in s.values} for s in m.status
+        if s.hardware_id.endswith("egomotion")), 10)
+    rng = np.random.default_rng(0)
+    bad = [EventPacket(encoding="nonsense", width=128, height=96, events=b"\x01\x02"),
+           EventPacket(encoding="evt3", width=0, height=0, events=b"\x00" * 8),
+           EventPacket(encoding="evt3", width=65536, height=65536, events=b"\x00" * 8),
+           EventPacket(encoding="libcaer", width=128, height=96,
+                       events=rng.integers(0, 256, 999, dtype=np.uint8).tobytes())]
+    try:
+        publish_stream(probe, packets[:len(packets) // 3], camera, bad=bad)
+        publish_stream(probe, packets, camera)  # a new stream (geometry back) after the bad
+        assert spin_until(probe, lambda: len(twists) >= 2 and diags and int(
+            diags[-1].get("windows", 0)) >= 2, 120.0), (len(twists), diags[-1:])
+    finally:
+        out = stop(proc)
+    last = diags[-1]
+    assert int(last.get("error:undecodable_packet", 0)) >= 5, (last, out)
+    assert int(last.get("error:frame_too_large", 0)) >= 5, last
+    assert "latency_p50_ms" in last and "windows_hz" in last, last
+    assert all(np.isfinite(t.twist.angular.x) for t in twists)
+
+
+def test_bridge_publishes_the_true_camera_twist_of_the_rig(probe) -> None:
+    from geometry_msgs.msg import TwistStamped
+    from ros_helpers import spin_until
+
+    from neuro_nodes.ros.qos import RELIABLE_QOS
+    from sim.frames import LINK_TO_OPTICAL
+    from sim.scenes.camera_rig import CameraRigParams, camera_rig_trajectory
+    from sim.spatial import quat_to_mat
+
+    proc = start("neuro-sim-bridge", "scene:=camera_rig", "width:=64", "height:=48",
+                 "events:=0.0", "camera:=0.0", "depth:=0.0", "ground_truth:=0.0",
+                 "scene_params:='{backdrop: wall}'")
+    twists: list[TwistStamped] = []
+    probe.create_subscription(TwistStamped, "/ground_truth/camera_twist", twists.append,
+                              RELIABLE_QOS)
+    try:
+        assert spin_until(probe, lambda: len(twists) >= 20, 60.0), len(twists)
+    finally:
+        stop(proc)
+    traj = camera_rig_trajectory(CameraRigParams(backdrop="wall"))
+    for tw in twists[-20:]:
+        assert tw.header.frame_id == "camera_optical_frame"
+        t = tw.header.stamp.sec + tw.header.stamp.nanosec * 1e-9
+        lin, ang = traj.twist(t)
+        r = quat_to_mat(traj.pose(t)[1]) @ LINK_TO_OPTICAL.rotation
+        got_lin = [tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z]
+        got_ang = [tw.twist.angular.x, tw.twist.angular.y, tw.twist.angular.z]
+        np.testing.assert_allclose(got_ang, r.T @ ang, atol=1e-9)
+        np.testing.assert_allclose(got_lin, r.T @ lin, atol=1e-9)
+
+
+def test_launch_file_runs_the_sim_rig_with_both_nodes(probe) -> None:
+    """``neuro launch launch/egomotion.launch.yaml``: /egomotion and /flow arrive from the
+    simulated camera rig, next to the rig's true twist."""
+    from geometry_msgs.msg import TwistStamped
+    from ros_helpers import spin_until
+    from sensor_msgs.msg import Image
+
+    from neuro_nodes.paths import REPO_ROOT
+    from neuro_nodes.ros.qos import RELIABLE_QOS, SENSOR_QOS
+
+    proc = subprocess.Popen(
+        [str(BIN / "neuro"), "launch", str(REPO_ROOT / "launch" / "egomotion.launch.yaml"),
+         "method:=cmax", "window_events:=5000", "width:=96", "height:=72", "--duration", "90"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    got: dict[str, list] = {"ego": [], "flow": [], "truth": []}
+    probe.create_subscription(TwistStamped, "/egomotion", got["ego"].append, RELIABLE_QOS)
+    probe.create_subscription(Image, "/flow", got["flow"].append, SENSOR_QOS)
+    probe.create_subscription(TwistStamped, "/ground_truth/camera_twist", got["truth"].append,
+                              RELIABLE_QOS)
+    try:
+        ok = spin_until(probe, lambda: len(got["ego"]) >= 2 and len(got["flow"]) >= 2, 80.0)
+    finally:
+        proc.send_signal(2)  # Ctrl-C: the launch stops its nodes
+        out = proc.communicate(timeout=30)[0]
+    assert ok, ({k: len(v) for k, v in got.items()}, out[-3000:])
+    assert got["truth"] and got["ego"][-1].header.frame_id == "camera_optical_frame"
+    flow = got["flow"][-1]
+    assert (flow.encoding, flow.width, flow.height) == ("32FC2", 96, 72)
+    # stamps on the simulation's clock, like the ground truth's
+    t_ego = got["ego"][-1].header.stamp.sec + got["ego"][-1].header.stamp.nanosec * 1e-9
+    t_gt = got["truth"][-1].header.stamp.sec + got["truth"][-1].header.stamp.nanosec * 1e-9
+    assert abs(t_ego - t_gt) < 5.0, (t_ego, t_gt)
