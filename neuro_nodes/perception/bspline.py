@@ -61,10 +61,7 @@ def design_matrix(t: torch.Tensor, n_ctrl: int, t0: float, t1: float, order: int
                   ) -> torch.Tensor:
     """Matrix ``A`` (N, M) with ``p^(order)(t) = A @ ctrl`` (order 0, 1 or 2, d/dt)."""
     i, s, h = _segments(t, n_ctrl, t0, t1)
-    if order == 0:
-        w = basis(s)
-    else:
-        w = basis_derivative(s, order) / h**order
+    w = basis(s) if order == 0 else basis_derivative(s, order) / h**order
     a = torch.zeros(t.shape[0], n_ctrl, dtype=w.dtype, device=w.device)
     cols = i[:, None] + torch.arange(4, device=t.device)[None, :]
     return a.scatter_add(1, cols, w)

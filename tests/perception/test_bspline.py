@@ -16,8 +16,9 @@ def test_basis_is_a_non_negative_partition_of_unity() -> None:
     assert torch.allclose(b.sum(-1), torch.ones(101, dtype=D), atol=1e-14)
     assert (b >= 0).all()
     # Derivatives of a partition of unity sum to zero.
-    assert torch.allclose(bspline.basis_derivative(s).sum(-1), torch.zeros(101, dtype=D), atol=1e-13)
-    assert torch.allclose(bspline.basis_derivative(s, 2).sum(-1), torch.zeros(101, dtype=D), atol=1e-13)
+    zero = torch.zeros(101, dtype=D)
+    assert torch.allclose(bspline.basis_derivative(s).sum(-1), zero, atol=1e-13)
+    assert torch.allclose(bspline.basis_derivative(s, 2).sum(-1), zero, atol=1e-13)
 
 
 def test_design_matrix_rows_sum_to_one_and_match_evaluate() -> None:
