@@ -140,7 +140,7 @@ def test_camera_twist_of_the_robot_is_mujocos_camera_velocity() -> None:
 
 
 # -- the nodes over DDS ------------------------------------------------------------------
-WINDOW = 20_000
+WINDOW = 10_000
 
 
 def packets_of(events: EventArray, per_packet: int = 2000):
@@ -157,12 +157,12 @@ def packets_of(events: EventArray, per_packet: int = 2000):
 
 @pytest.fixture
 def rotation_packets(tmp_path):
-    """A simulated rotating camera (events, intrinsics) as evt3 packets: 3 windows."""
+    """A simulated rotating camera (events, intrinsics) as evt3 packets: 2 windows."""
     from sim.datasets.event_motion import SequenceSpec, make_sequence
 
     seq = make_sequence(SequenceSpec(motion="rotation", duration_s=0.3, width=128, height=96),
                         cache_dir=tmp_path)
-    events = seq.events[:3 * WINDOW + 500]
+    events = seq.events[:2 * WINDOW + 500]
     return packets_of(events), seq.camera
 
 
@@ -256,8 +256,8 @@ def test_nodes_publish_what_the_estimator_gives_on_the_same_windows(probe,
     try:
         publish_stream(probe, packets, camera)
         expected = offline_estimates(packets, camera)
-        assert len(expected) == 3
-        done = spin_until(probe, lambda: all(len(v) >= 3 for v in got.values()), 120.0)
+        assert len(expected) == 2
+        done = spin_until(probe, lambda: all(len(v) >= 2 for v in got.values()), 120.0)
     finally:
         outs = [stop(p) for p in procs]
     assert done, ({k: len(v) for k, v in got.items()}, outs)
@@ -315,15 +315,19 @@ def test_bad_packets_are_counted_and_estimation_goes_on(probe, rotation_packets)
            EventPacket(encoding="libcaer", width=128, height=96,
                        events=rng.integers(0, 256, 999, dtype=np.uint8).tobytes())]
     try:
-        publish_stream(probe, packets[:len(packets) // 3], camera, bad=bad)
-        publish_stream(probe, packets, camera)  # a new stream (geometry back) after the bad
+        publish_stream(probe, packets, camera, bad=bad)  # one bad packet before each good
+        publish_stream(probe, packets, camera)  # then the stream again, clean
         assert spin_until(probe, lambda: len(twists) >= 2 and diags and int(
             diags[-1].get("windows", 0)) >= 2, 120.0), (len(twists), diags[-1:])
     finally:
         out = stop(proc)
     last = diags[-1]
-    assert int(last.get("error:undecodable_packet", 0)) >= 5, (last, out)
-    assert int(last.get("error:frame_too_large", 0)) >= 5, last
+    n = len(packets)  # bad ones: kinds 0, 1, 2, 3, 0, 1, ...
+    assert int(last["packets"]) == 3 * n, last
+    assert int(last.get("error:undecodable_packet", 0)) == len(range(0, n, 4)) + len(
+        range(1, n, 4)), (last, out)
+    assert int(last.get("error:frame_too_large", 0)) == len(range(2, n, 4)), last
+    assert int(last.get("error:corrupt_events", 0)) >= 1, last
     assert "latency_p50_ms" in last and "windows_hz" in last, last
     assert all(np.isfinite(t.twist.angular.x) for t in twists)
 
@@ -387,7 +391,10 @@ def test_launch_file_runs_the_sim_rig_with_both_nodes(probe) -> None:
     assert got["truth"] and got["ego"][-1].header.frame_id == "camera_optical_frame"
     flow = got["flow"][-1]
     assert (flow.encoding, flow.width, flow.height) == ("32FC2", 96, 72)
-    # stamps on the simulation's clock, like the ground truth's
-    t_ego = got["ego"][-1].header.stamp.sec + got["ego"][-1].header.stamp.nanosec * 1e-9
-    t_gt = got["truth"][-1].header.stamp.sec + got["truth"][-1].header.stamp.nanosec * 1e-9
-    assert abs(t_ego - t_gt) < 5.0, (t_ego, t_gt)
+    # stamps on the simulation's clock, like the ground truth's (estimates may lag behind)
+    def t(msg) -> float:
+        return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+    t_ego, t_gt = [t(m) for m in got["ego"]], [t(m) for m in got["truth"]]
+    assert 0.0 < t_ego[-1] < max(t_gt) + 0.1, (t_ego, max(t_gt))  # sim time starts at 0
+    assert np.all(np.diff(t_ego) > 0), t_ego
