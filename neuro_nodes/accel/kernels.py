@@ -221,6 +221,10 @@ def conv_span_events(idx, val, wc, out, base, C, H, W, cl, rn, rt, ro, pid, cmin
     add exact zeros).  Returns the number of real (event, tap) pairs."""
     span = wc.shape[1]
     inv_c = 1.0 / C
+    pow2 = C & (C - 1) == 0  # channels-last position by a shift
+    shift = 0
+    while (1 << shift) < C:
+        shift += 1
     pairs = 0
     # incremental decoding: events come in increasing index order, so the row of an event
     # is found by stepping on from the last one's (a division per event costs more than
@@ -229,7 +233,7 @@ def conv_span_events(idx, val, wc, out, base, C, H, W, cl, rn, rt, ro, pid, cmin
     for k in range(idx.size):
         e = idx[k]
         if cl:
-            key = _div(e, C, inv_c)
+            key = e >> shift if pow2 else _div(e, C, inv_c)
             c = e - key * C
         else:
             key = e
