@@ -11,8 +11,11 @@ the synapses that leave it:
   i.e. the taps of a transposed convolution restricted to the active inputs, borders,
   padding and stride respected; each (event, tap) pair adds one weight vector to the output
   channels of the event's group at that position (the output is channels-last, ``[Ho, Wo,
-  C]``, so that vector is contiguous);
-* Sum/average pooling: each event adds its value to every pooling window containing it.
+  C]``, so that vector is contiguous).  With one group (:func:`conv_span_events`) the
+  column taps of an event's row tap reach adjacent positions, and one pre-arranged weight
+  row adds them all in one vectorised loop;
+* Sum/average pooling: each event adds its value to every pooling window containing it
+  (non-overlapping windows: through a table of each input's window, :func:`pool_lookup`).
 
 Inputs are flat per sample in memory order: ``[C, H, W]`` (NCHW) or, with ``cl=True``,
 ``[H, W, C]`` (channels-last, as the convolution outputs and the neurons after them).
