@@ -398,3 +398,35 @@ def test_launch_file_runs_the_sim_rig_with_both_nodes(probe) -> None:
     t_ego, t_gt = [t(m) for m in got["ego"]], [t(m) for m in got["truth"]]
     assert 0.0 < t_ego[-1] < max(t_gt) + 0.1, (t_ego, max(t_gt))  # sim time starts at 0
     assert np.all(np.diff(t_ego) > 0), t_ego
+
+
+def test_launch_file_replays_a_recording_with_both_nodes(probe, shared_data) -> None:
+    """``recording:=BAG``: a real DAVIS346 bag through event_camera; no K in its camera_info,
+    so the nodes assume the fovy intrinsics and say so on /diagnostics."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import TwistStamped
+    from ros_helpers import spin_until
+    from sensor_msgs.msg import Image
+
+    from neuro_nodes.paths import REPO_ROOT
+    from neuro_nodes.ros.qos import RELIABLE_QOS, SENSOR_QOS
+
+    bag = shared_data / "event_camera_py_test_events_2"
+    proc = subprocess.Popen(
+        [str(BIN / "neuro"), "launch", str(REPO_ROOT / "launch" / "egomotion.launch.yaml"),
+         f"recording:={bag}", "window_events:=100000", "--duration", "90"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    got: dict[str, list] = {"ego": [], "viz": [], "warn": []}
+    probe.create_subscription(TwistStamped, "/egomotion", got["ego"].append, RELIABLE_QOS)
+    probe.create_subscription(Image, "/flow/viz", got["viz"].append, SENSOR_QOS)
+    probe.create_subscription(DiagnosticArray, "/diagnostics", lambda m: got["warn"].extend(
+        kv.value for s in m.status if s.hardware_id.endswith("egomotion") for kv in s.values
+        if kv.key == "warn:intrinsics"), 10)
+    try:
+        ok = spin_until(probe, lambda: got["ego"] and got["viz"] and got["warn"], 80.0)
+    finally:
+        proc.send_signal(2)
+        out = proc.communicate(timeout=30)[0]
+    assert ok, ({k: len(v) for k, v in got.items()}, out[-3000:])
+    assert (got["viz"][-1].encoding, got["viz"][-1].width) == ("rgb8", 346)
+    assert "assumed from fovy 60" in got["warn"][-1], got["warn"][-1]
