@@ -8,10 +8,10 @@ stops the node at start-up (exit 1, naming the registered ones).
 ``/egomotion`` (``geometry_msgs/TwistStamped``, frame ``camera_optical_frame``: x right, y
 down, z forward; stamped at the window's reference time): ``angular`` is the camera's
 angular velocity in rad/s. **Scale convention**: monocular events fix the translation only
-up to scale, so ``linear`` is the unit direction of the camera's velocity (norm 1, in m/s
-per m/s of true speed: multiply by the speed to get m/s), or zero when the window does not
+up to scale, so ``linear`` is the unit direction of the camera's velocity (dimensionless,
+norm 1: the velocity in m/s is it times the unknown speed), or zero when the window does not
 show it (pure rotation, or a method that estimates rotation only); a method that knows the
-metric velocity publishes it as is. ``/ground_truth/camera_twist`` of the simulation has
+metric velocity (``velocity_is_direction`` false) publishes it in m/s as is. ``/ground_truth/camera_twist`` of the simulation has
 the same frame and axes with the true metric linear velocity.
 
 ``/odom`` (``nav_msgs/Odometry``): the camera's pose in ``odom_frame``, which is the camera

@@ -430,3 +430,17 @@ def test_launch_file_replays_a_recording_with_both_nodes(probe, shared_data) -> 
     assert ok, ({k: len(v) for k, v in got.items()}, out[-3000:])
     assert (got["viz"][-1].encoding, got["viz"][-1].width) == ("rgb8", 346)
     assert "assumed from fovy 60" in got["warn"][-1], got["warn"][-1]
+
+
+def test_imu_buffer_rotates_into_the_optical_frame_and_selects_the_window() -> None:
+    from neuro_nodes.ros.event_window import ImuBuffer
+
+    r = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])  # a link -> optical
+    buf = ImuBuffer(r, size=50)
+    for k in range(100):
+        buf.add(k * 0.001, np.array([1.0, 2.0, 3.0]) * k)
+    buf.add(0.0405, np.zeros(3))  # out of order: ignored
+    got = buf.between(0.0695, 0.0725)
+    np.testing.assert_allclose(got.t_s, [0.070, 0.071, 0.072])
+    np.testing.assert_allclose(got.gyro[0], r @ (np.array([1.0, 2.0, 3.0]) * 70))
+    assert buf.between(0.0, 0.040) is None  # older than the 50 kept
