@@ -11,8 +11,8 @@ angular velocity in rad/s. **Scale convention**: monocular events fix the transl
 up to scale, so ``linear`` is the unit direction of the camera's velocity (dimensionless,
 norm 1: the velocity in m/s is it times the unknown speed), or zero when the window does not
 show it (pure rotation, or a method that estimates rotation only); a method that knows the
-metric velocity (``velocity_is_direction`` false) publishes it in m/s as is. ``/ground_truth/camera_twist`` of the simulation has
-the same frame and axes with the true metric linear velocity.
+metric velocity (``velocity_is_direction`` false) publishes it in m/s as is. The simulation's
+``/ground_truth/camera_twist`` has the same frame and axes with the true metric velocity.
 
 ``/odom`` (``nav_msgs/Odometry``): the camera's pose in ``odom_frame``, which is the camera
 optical frame at the first window, child ``camera_optical_frame``; orientation integrates
