@@ -482,7 +482,7 @@ class FusedNeuron:
             fmt = torch.channels_last if cl else torch.contiguous_format
             state = type(state)(*(s.contiguous(memory_format=fmt) for s in state))
             arrays = [flat(s)[0] for s in state]
-        if any(a.size != xa.size for a in arrays):  # the kernels do not check bounds
+        if arrays[0].shape != xa.shape:  # the kernels do not check bounds
             raise ValueError(f"the state holds {arrays[0].size} neurons but the input "
                              f"{xa.size} (batch size changed? call reset())")
         batch, n = xa.shape

@@ -185,7 +185,7 @@ class LinearSynapse(Synapse):
             active += idx.size
         if self.bias_np is not None:
             out += self.bias_np
-        return torch.from_numpy(out).reshape(batch, *self.shape_out), active * n_out
+        return unflat(out.reshape(batch, -1), (batch, *self.shape_out), False), active * n_out
 
 
 class ConvSynapse(Synapse):
