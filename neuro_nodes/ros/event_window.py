@@ -414,7 +414,10 @@ class EstimatorNodeMixin:
             return
         self.health.latency(compute)  # /diagnostics latency_*_ms: compute per window
         self.health.count("windows")  # windows_hz: windows per second
-        self._publish(est, sw)
+        try:
+            self._publish(est, sw)
+        except Exception as err:  # a malformed estimate loses this window, not the node
+            self.health.error("publish_failure", f"{type(err).__name__}: {err}")
 
     def _reset_track(self) -> None:
         """The stream restarted or changed (subclasses drop what they integrate)."""
