@@ -444,3 +444,17 @@ def test_imu_buffer_rotates_into_the_optical_frame_and_selects_the_window() -> N
     np.testing.assert_allclose(got.t_s, [0.070, 0.071, 0.072])
     np.testing.assert_allclose(got.gyro[0], r @ (np.array([1.0, 2.0, 3.0]) * 70))
     assert buf.between(0.0, 0.040) is None  # older than the 50 kept
+
+
+@pytest.mark.parametrize(("script", "param", "expected"), [
+    ("neuro-egomotion", "method:=webcam", "method: 'webcam' is not one of"),
+    ("neuro-optical-flow", "imu_rotation:=[1.0,0.0,0.0,0.0,2.0,0.0,0.0,0.0,1.0]",
+     "imu_rotation: expected a row-major 3x3 rotation"),
+    ("neuro-egomotion", "window_events:=5", "window_events out of range"),
+])
+def test_bad_start_up_parameter_exits_1_with_one_line(script: str, param: str,
+                                                      expected: str) -> None:
+    proc = subprocess.run([str(BIN / script), "--ros-args", "-p", param], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1 and expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
