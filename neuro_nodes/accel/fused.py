@@ -3,10 +3,11 @@
 The event backend updates ``LIF``, ``CubaLIF`` and ``IF`` layers (reset to ``v_reset``) in
 one compiled call per layer and step, as a neuromorphic core does: it updates the state in
 place, writes the spikes and lists them (address events for the next synaptic layer).  The
-torch step functions need a dozen
-elementwise operations for the same, which on a small CPU cost more than the event-driven
-synapses themselves.  ``AccelModel(..., fused_neurons=False)`` runs the step functions
-instead (the reference, much slower).
+torch step functions need a dozen elementwise operations for the same, which on a small CPU
+cost more than the event-driven synapses themselves.  ``AccelModel(...,
+fused_neurons=False)`` runs the step functions instead (the reference, much slower).  When
+the layer's input is the reused output buffer of the convolution before it
+(``Synapse.reuse``), the pass also zeroes it as it reads it.
 
 **One source for the equations.**  The arithmetic of every update is a function of
 :mod:`neuro_nodes.snn.equations` (``leaky_integrate``, ``synaptic_current``, ``integrate``,
