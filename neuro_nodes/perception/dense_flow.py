@@ -50,8 +50,12 @@ class DenseFlowConfig:
     bin_s: float = param(0.01, "time bin = network step (s)", min=1e-4)
     channels: int = param(16, "channels of the first (encoder) LIF layer", min=1)
     hidden: int = param(32, "channels of the recurrent LIF layer", min=1)
-    tau_enc_s: float = param(0.02, "membrane time constant of the encoder LIF (s)", min=1e-4)
-    tau_rec_s: float = param(0.05, "membrane time constant of the recurrent LIF (s)", min=1e-4)
+    tau_fast_s: float = param(0.01, "shortest membrane time constant of the LIF layers (s)",
+                              min=1e-4)
+    tau_enc_s: float = param(0.05, "longest membrane time constant of the encoder LIF (s)",
+                             min=1e-4)
+    tau_rec_s: float = param(0.1, "longest membrane time constant of the recurrent LIF (s)",
+                             min=1e-4)
     tau_out_s: float = param(0.02, "time constant of the LI readout (s)", min=1e-4)
     input_gain: float = param(0.25, "scale of the per-bin event counts", min=0.0)
     flow_scale: float = param(200.0, "px/s per unit of readout", min=1e-6)
@@ -78,6 +82,7 @@ class DenseFlowConfig:
 
 def build_network(cfg: DenseFlowConfig) -> Any:
     """The spiking network (a :class:`neuro_nodes.snn.SpikingSequential`), untrained."""
+    import torch
     from torch import nn
 
     from neuro_nodes.snn import (
@@ -91,16 +96,23 @@ def build_network(cfg: DenseFlowConfig) -> Any:
 
     dt = cfg.bin_s
     c, h = cfg.channels, cfg.hidden
-    # LIF gain R = τ/dt: v ← β·v + input (snnTorch's form), so a spike's weight reaches the
-    # membrane whole whatever τ; the LI readout (R = 1) settles at its input
+
+    def lif(n: int, tau_max: float) -> LIFParameters:
+        # per-channel τ from tau_fast (τ = dt: this bin only) to tau_max: comparing fast and
+        # slow channels of one place tells which way an edge moves (a Reichardt detector);
+        # R = τ/dt: v ← β·v + input (snnTorch's form), a spike's weight reaches v whole
+        tau = torch.from_numpy(np.geomspace(cfg.tau_fast_s, tau_max, n)).float()
+        tau = tau.reshape(n, 1, 1)
+        return LIFParameters(tau_mem=tau, r=tau / dt)
+
     return SpikingSequential(
         nn.Conv2d(2, c, 3, stride=2, padding=1),
-        LIFCell(LIFParameters(tau_mem=cfg.tau_enc_s, r=cfg.tau_enc_s / dt), dt),
+        LIFCell(lif(c, cfg.tau_enc_s), dt),
         nn.Conv2d(c, h, 3, stride=2, padding=1),
-        Recurrent(LIFCell(LIFParameters(tau_mem=cfg.tau_rec_s, r=cfg.tau_rec_s / dt), dt),
+        Recurrent(LIFCell(lif(h, cfg.tau_rec_s), dt),
                   nn.Conv2d(h, h, 3, padding=1, bias=False)),
         nn.Conv2d(h, 2, 3, padding=1),
-        LICell(LIParameters(tau_mem=cfg.tau_out_s), dt),
+        LICell(LIParameters(tau_mem=cfg.tau_out_s), dt),  # R = 1: settles at its input
     )
 
 

@@ -7,7 +7,7 @@ predictions, as in the seed paper).  Loss: mean endpoint error (in units of
 ``flow_scale``) over output cells with events in the last three bins and finite ground
 truth.  Surrogate-gradient BPTT, truncated every ``chunk_steps`` steps (the state carries
 on, its graph is cut).  Each sequence is also used mirrored left-right and up-down
-(events and flow mirrored exactly at full resolution).
+(events and flow mirrored exactly at full resolution) and with swapped polarities.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ class TrainConfig:
     epochs: int = 30
     seed: int = 0
     lr: float = 3e-3
-    batch: int = 4
-    chunk_steps: int = 20  # truncated BPTT length (steps of bin_s)
+    batch: int = 2
+    chunk_steps: int = 10  # truncated BPTT length (steps of bin_s): one GT frame each
     gt_period_s: float = 0.1  # supervision every 100 ms
     warmup_s: float = 0.05  # no supervision before the network has seen this much
-    val_index: int = -1  # which TRAIN spec is held out for validation
+    val_index: int = 8  # TRAIN spec held out for validation (6dof-checker-x1-s108)
     augment: bool = True
 
 
@@ -61,9 +61,10 @@ class Clip:
 
 
 def prepare(seq: Any, cfg: DenseFlowConfig, tc: TrainConfig, flip_x: bool = False,
-            flip_y: bool = False, keep_full: bool = False) -> Clip:
+            flip_y: bool = False, swap_p: bool = False, keep_full: bool = False) -> Clip:
     """Bin a :class:`~sim.datasets.event_motion.MotionSequence` and pick its supervised
-    steps (flow frames on multiples of ``gt_period_s``), optionally mirrored."""
+    steps (flow frames on multiples of ``gt_period_s``), optionally mirrored or with the
+    polarities swapped (the contrast-inverted scene: same flow)."""
     ev = seq.events
     w, h = seq.camera.width, seq.camera.height
     if (w, h) != (cfg.width, cfg.height):
@@ -72,7 +73,7 @@ def prepare(seq: Any, cfg: DenseFlowConfig, tc: TrainConfig, flip_x: bool = Fals
     y = (h - 1 - ev.y.astype(np.int64)) if flip_y else ev.y
     bin_ns = round(cfg.bin_s * 1e9)
     n_bins = int(ev.t[-1] // bin_ns) if len(ev.t) else 0
-    counts = encode_bins(ev.t, x, y, ev.p, 0, n_bins, cfg)
+    counts = encode_bins(ev.t, x, y, (1 - ev.p) if swap_p else ev.p, 0, n_bins, cfg)
     steps, targets, masks, fulls = [], [], [], []
     for f, t in enumerate(seq.flow_t_s):
         k = round(t / tc.gt_period_s)
@@ -93,7 +94,7 @@ def prepare(seq: Any, cfg: DenseFlowConfig, tc: TrainConfig, flip_x: bool = Fals
         masks.append(mask)
         if keep_full:
             fulls.append(np.ascontiguousarray(flow))
-    tag = ("-fx" if flip_x else "") + ("-fy" if flip_y else "")
+    tag = ("-fx" if flip_x else "") + ("-fy" if flip_y else "") + ("-sp" if swap_p else "")
     return Clip(seq.name + tag, counts, np.array(steps, np.int64),
                 np.array(targets, np.float32).reshape(-1, *cfg.output_shape),
                 np.array(masks, bool).reshape(-1, *cfg.output_shape[1:]),
@@ -167,9 +168,9 @@ def train(train_seqs: Sequence[Any], val_seq: Any, cfg: DenseFlowConfig, tc: Tra
     start = time.perf_counter()
     torch.manual_seed(tc.seed)
     rng = np.random.default_rng(tc.seed)
-    flips = [(False, False), (True, False), (False, True), (True, True)] if tc.augment \
-        else [(False, False)]
-    clips = [prepare(s, cfg, tc, fx, fy) for s in train_seqs for fx, fy in flips]
+    flips = [(fx, fy, sp) for fx in (False, True) for fy in (False, True)
+             for sp in (False, True)] if tc.augment else [(False, False, False)]
+    clips = [prepare(s, cfg, tc, *f) for s in train_seqs for f in flips]
     val = prepare(val_seq, cfg, tc, keep_full=True)
     net = build_network(cfg)
     opt = torch.optim.Adam(net.parameters(), lr=tc.lr)
@@ -189,8 +190,10 @@ def train(train_seqs: Sequence[Any], val_seq: Any, cfg: DenseFlowConfig, tc: Tra
         val_loss, preds = run_clips(net, [val], cfg, tc, None)
         train_eval, _ = run_clips(net, clips[:: len(flips)][:8], cfg, tc, None)
     aee = full_res_aee(preds, val, cfg)
+    zero = full_res_aee([np.zeros_like(p) for p in preds], val, cfg)
     summary = {"train_loss": train_eval * cfg.flow_scale, "val_loss": val_loss * cfg.flow_scale,
                "val_aee_px_s": aee, "val_aee_px_frame": aee * val.frame_period_s,
+               "val_zero_flow_aee_px_s": zero,
                "time_s": time.perf_counter() - start, "epochs": tc.epochs, "seed": tc.seed}
     return net, summary
 
