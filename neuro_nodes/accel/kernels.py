@@ -97,9 +97,18 @@ def gather_events(x):  # pragma: no cover - compiled
 def linear_events(idx, val, wt, out):  # pragma: no cover - compiled
     """``out[o] += val[k] · wt[idx[k], o]`` for every event ``k``; ``wt`` is ``Wᵀ`` [in, out]."""
     n_out = out.size
-    for k in range(idx.size):
-        j = idx[k]  # 2-D indexing, not a row view per event (reference counting)
-        v = val[k]
+    n = idx.size
+    k = 0
+    while k + 4 <= n:  # four events per pass over the outputs: each output is loaded and
+        j0, j1, j2, j3 = idx[k], idx[k + 1], idx[k + 2], idx[k + 3]  # stored once for
+        v0, v1, v2, v3 = val[k], val[k + 1], val[k + 2], val[k + 3]  # four products,
+        for o in range(n_out):  # still added in event order (the same float32 sums)
+            out[o] = (((out[o] + v0 * wt[j0, o]) + v1 * wt[j1, o]) + v2 * wt[j2, o]) + (
+                v3 * wt[j3, o])
+        k += 4
+    for q in range(k, n):
+        j = idx[q]  # 2-D indexing, not a row view per event (reference counting)
+        v = val[q]
         for o in range(n_out):
             out[o] += v * wt[j, o]
 
