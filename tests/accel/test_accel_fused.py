@@ -183,3 +183,23 @@ def test_conv_scatter_takes_events_in_any_order(cl):
     x = x.reshape(1, shape[1], shape[2], shape[0]).permute(0, 3, 1, 2) if cl else x.reshape(
         1, *shape)
     assert torch.equal(y_sorted, syn.dense(x))
+
+
+def test_linear_scatter_adds_in_event_order_bit_for_bit():
+    """The Linear kernel takes events four at a time; each output still receives the same
+    float32 products in event order (so any weights give the sums of a plain loop)."""
+    import numpy as np
+
+    from neuro_nodes.accel.kernels import linear_events
+
+    rng = np.random.default_rng(0)
+    wt = rng.standard_normal((300, 10)).astype(np.float32)
+    for n in (0, 1, 3, 4, 5, 17, 250):
+        idx = np.sort(rng.choice(300, n, replace=False)).astype(np.int64)
+        val = rng.random(n).astype(np.float32)
+        out = np.zeros(10, np.float32)
+        linear_events(idx, val, wt, out)
+        ref = np.zeros(10, np.float32)
+        for j, v in zip(idx, val, strict=True):
+            ref = ref + v * wt[j]
+        assert np.array_equal(out, ref), n
