@@ -18,8 +18,15 @@ def _cmax(camera: PinholeCamera) -> MotionEstimator:
     return CMaxEstimator(camera)
 
 
+def _emoflow(camera: PinholeCamera) -> MotionEstimator:
+    from neuro_nodes.perception.emoflow import EMoFlowEstimator
+
+    return EMoFlowEstimator(camera)
+
+
 METHODS: dict[str, Callable[[PinholeCamera], MotionEstimator]] = {
     "cmax": _cmax,
+    "emoflow": _emoflow,
 }
 
 

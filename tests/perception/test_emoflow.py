@@ -219,3 +219,10 @@ def test_free_flow_model_aligns_events_with_closed_form_motion() -> None:
     zero_aee = float(np.hypot(u[:, 0], u[:, 1]).mean())
     assert _aee(e.flow, pix, u) < 0.2 * zero_aee
     assert np.linalg.norm(e.omega - OMEGA) < 0.015 * np.abs(OMEGA).max()
+
+
+def test_registered_as_emoflow() -> None:
+    from neuro_nodes.perception.registry import make_estimator
+
+    est = make_estimator("emoflow", CAM)
+    assert isinstance(est, EMoFlowEstimator) and est.name == "emoflow"
