@@ -1,0 +1,202 @@
+"""``neuro eval flow|egomotion``: every registered method on the same windows.
+
+Registered into ``neuro`` through the ``neuro_nodes.cli`` entry-point group. Without
+``--scene``/``--bag`` it runs :data:`sim.datasets.event_motion.TEST_SPECS`; ``--scene``
+takes a sequence name (``rotation-grid-x1-s0``) or a motion kind (``rotation``,
+``translation``, ``6dof``: the test sequences of that kind). ``--bag`` evaluates a rosbag2
+without ground truth (contrast gain over zero motion, |omega|). Methods asked for but not
+registered are skipped with a note, never faked. Torch runs single-threaded here: on a
+2-core machine two threads contend and run several times slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+DEFAULT_METHODS = "cmax,emoflow,snn"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("eval", help="evaluate egomotion / optical-flow methods")
+    tasks = p.add_subparsers(dest="eval_task", required=True, metavar="TASK")
+    for task, text in (("flow", "optical flow: AEE, %Out at dt=1 and dt=4"),
+                       ("egomotion", "angular velocity RMS, direction error, windows/s")):
+        t = tasks.add_parser(task, help=text)
+        src = t.add_mutually_exclusive_group()
+        src.add_argument("--scene", metavar="S",
+                         help="a sequence name or a motion kind (default: all test sequences)")
+        src.add_argument("--bag", metavar="B", help="a rosbag2 folder (no ground truth)")
+        t.add_argument("--methods", default=DEFAULT_METHODS,
+                       help=f"comma-separated methods (default {DEFAULT_METHODS})")
+        t.add_argument("--events", type=int, default=30000, help="events per window (30000)")
+        t.add_argument("--max-windows", type=int, default=40,
+                       help="windows per sequence at most, spread evenly (default 40)")
+        t.add_argument("--quick", action="store_true",
+                       help="0.25 s sequences, 4 windows each (smoke test)")
+        t.add_argument("--cache", metavar="DIR", help="sequence cache folder")
+        t.add_argument("--json", action="store_true", help="print the results as JSON")
+        t.set_defaults(func=run)
+
+
+def _select(scene: str | None, quick: bool) -> list[Any]:
+    from sim.datasets.event_motion import MOTIONS, TEST_SPECS, TRAIN_SPECS
+    from sim.datasets.event_motion import quick as quick_spec
+
+    if scene is None:
+        specs = list(TEST_SPECS)
+    elif scene in MOTIONS:
+        specs = [s for s in TEST_SPECS if s.motion == scene]
+    else:
+        specs = [s for s in (*TEST_SPECS, *TRAIN_SPECS) if s.name == scene]
+        if not specs:
+            names = ", ".join(s.name for s in TEST_SPECS)
+            raise ValueError(f"--scene {scene!r}: not a motion ({', '.join(MOTIONS)}) or a "
+                             f"sequence name (test: {names})")
+    return [quick_spec(s) for s in specs] if quick else specs
+
+
+def _methods(text: str) -> tuple[list[str], list[str]]:
+    from neuro_nodes.perception.registry import METHODS
+
+    asked = [m.strip() for m in text.split(",") if m.strip()]
+    return [m for m in asked if m in METHODS], [m for m in asked if m not in METHODS]
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        names, missing = _methods(args.methods)
+        if args.events < 100:
+            raise ValueError(f"--events must be at least 100, got {args.events}")
+        if args.bag:
+            return _run_bag(args, names, missing)
+        specs = _select(args.scene, args.quick)
+    except (ValueError, OSError) as err:
+        print(f"neuro eval: {err}", file=sys.stderr)
+        return 2
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from sim.datasets.event_motion import make_sequence
+    from sim.eval.motion import ZERO, ZeroMotion, evaluate_sequence, strided_windows, summarise
+
+    max_w = 4 if args.quick else args.max_windows
+    rows = [*names, ZERO]
+    results: dict[str, list[Any]] = {m: [] for m in rows}
+    notes = [f"{m}: not registered, skipped" for m in missing]
+    with Progress(TextColumn("[bold blue]{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), transient=True,
+                  console=Console(stderr=True)) as progress:
+        for spec in specs:
+            seq = make_sequence(spec, args.cache)
+            ws = strided_windows(seq.events, seq.camera, args.events, max_w, seq.imu)
+            if not ws:
+                notes.append(f"{seq.name}: fewer than {args.events} events, skipped")
+                continue
+            for m in rows:
+                est = ZeroMotion(seq.camera) if m == ZERO else _make(m, seq.camera, notes)
+                if est is None:
+                    continue
+                task = progress.add_task(f"{m} {seq.name}", total=len(ws))
+                results[m].append(evaluate_sequence(est, seq, ws,
+                                                    lambda t=task: progress.advance(t)))
+                progress.remove_task(task)
+    out = {"task": args.eval_task, "events_per_window": args.events,
+           "sequences": [s.name for s in specs], "quick": bool(args.quick),
+           "methods": {m: summarise(results[m]) for m in rows if results[m]},
+           "notes": list(dict.fromkeys(notes))}
+    _report(out, args)
+    return 0
+
+
+def _make(name: str, camera: Any, notes: list[str]) -> Any:
+    """The method's estimator, or None with a note when it cannot start (e.g. no model)."""
+    from neuro_nodes.perception.registry import make_estimator
+
+    try:
+        return make_estimator(name, camera)
+    except (ValueError, OSError, RuntimeError, ImportError) as err:
+        notes.append(f"{name}: cannot start ({err}), skipped")
+        return None
+
+
+def _fmt(v: Any, nd: int = 2) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{nd}f}"
+
+
+def _report(out: dict[str, Any], args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    flow = args.eval_task == "flow"
+    table = Table(title=f"neuro eval {args.eval_task} ({len(out['sequences'])} sequences, "
+                        f"{args.events} events/window)")
+    cols = (("aee", "AEE dt1 px"), ("out3", "%Out dt1"), ("aee_dt4", "AEE dt4 px"),
+            ("out3_dt4", "%Out dt4"), ("flow_coverage", "coverage")) if flow else (
+        ("omega_rms", "omega RMS rad/s"), ("omega_rms_pct", "% of max|omega|"),
+        ("dir_err_deg", "dir err deg"), ("windows_per_s", "windows/s"))
+    table.add_column("method")
+    for _, title in cols:
+        table.add_column(title, justify="right")
+    for m, r in out["methods"].items():
+        table.add_row(m, *(f"{_fmt(r[k])} ± {_fmt(r[k + '_std'])}" for k, _ in cols))
+    Console().print(table)
+    for note in out["notes"]:
+        print(f"note: {note}")
+    key = "aee" if flow else "omega_rms_pct"
+    parts = [f"{m} {key}={_fmt(r[key])} ({_fmt(r['windows_per_s'], 1)} win/s)"
+             for m, r in out["methods"].items()]
+    print(f"eval {args.eval_task}: " + ", ".join(parts))
+
+
+def _run_bag(args: argparse.Namespace, names: list[str], missing: list[str]) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from sim.eval.motion import ZERO, ZeroMotion, evaluate_bag, read_bag, strided_windows
+
+    stream = read_bag(args.bag)
+    max_w = 4 if args.quick else args.max_windows
+    ws = strided_windows(stream.events, stream.camera, args.events, max_w, stream.imu)
+    if not ws:
+        raise ValueError(f"{args.bag}: fewer than {args.events} events")
+    rows = [*names, ZERO]
+    res = {}
+    notes = [f"{m}: not registered, skipped" for m in missing]
+    with Progress(TextColumn("[bold blue]{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), transient=True,
+                  console=Console(stderr=True)) as progress:
+        for m in rows:
+            est = ZeroMotion(stream.camera) if m == ZERO else _make(m, stream.camera, notes)
+            if est is None:
+                continue
+            task = progress.add_task(m, total=len(ws))
+            res[m] = evaluate_bag(est, ws, lambda t=task: progress.advance(t))
+    c = stream.camera
+    out = {"task": args.eval_task, "bag": str(args.bag), "topic": stream.topic,
+           "events": len(stream.events), "events_per_window": args.events,
+           "camera": {"fx": c.fx, "fy": c.fy, "cx": c.cx, "cy": c.cy, "width": c.width,
+                      "height": c.height, "source": stream.camera_source},
+           "imu": stream.imu is not None, "methods": res, "notes": notes}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    for note in out["notes"]:
+        print(f"note: {note}")
+    print(f"camera: {c.width}x{c.height}, {stream.camera_source}")
+    parts = [f"{m} contrast_gain={_fmt(r['contrast_gain'], 3)} "
+             f"|omega|={_fmt(r['omega_abs_mean'], 3)} rad/s" for m, r in res.items()]
+    print(f"eval {args.eval_task} {args.bag} ({len(ws)} windows): " + ", ".join(parts))
+    return 0
+
+
+__all__ = ["register", "run"]
