@@ -10,10 +10,19 @@ Model (camera optical frame, x right, y down, z forward; normalised coordinates
 ``x = (x_px - cx)/fx``, ``y = (y_px - cy)/fy``, ``xb = (x, y, 1)``):
 
 - ``omega(t)``, ``v(t)``: cubic B-splines over the window (:mod:`.bspline`); ``v`` only up
-  to scale (the stacked control points have unit norm; the direction at ``t_ref`` is
-  returned as a unit vector).
-- flow ``u(x, y, t)`` (px/s) = :class:`.inr.FourierFlowField` output x ``disp_scale_px / T``
-  (``T`` the window length, so one output unit is ``disp_scale_px`` over the window).
+  to scale (normalised to a unit mean square over the events' times; the direction at
+  ``t_ref`` is returned as a unit vector).
+- flow ``u(x, y, t)`` (px/s), with ``g`` = :class:`.inr.FourierFlowField` output x
+  ``disp_scale_px / T`` (``T`` the window length: one output unit is ``disp_scale_px``
+  over the window):
+
+  * ``flow_model="residual"`` (default): ``u = u_rot(omega(t), x) + g(x, y, t)``. The INR
+    holds the derotated flow, so the contrast's gradient reaches the omega spline directly
+    (as in rotational CMax) and the epipolar term asks ``g`` to be translational. With the
+    INR as the whole flow, omega only sees the events through the INR and, within a few
+    iterations per window, settles in a wrong rotation/translation trade-off (TRAIN
+    sequences: flow error about 2x, omega error 10-50x worse without the gyro).
+  * ``flow_model="free"``: ``u = g`` (the published split); motion in closed form.
 
 Differential epipolar constraint. A static point ``P`` (depth ``Z``) seen by a camera moving
 with ``(omega, v)`` moves as ``dP/dt = -v - omega x P``; projecting, its normalised image
@@ -33,50 +42,63 @@ flips both ``w`` and ``v``, which leaves ``s`` unchanged and flips the first ter
 scaled to pixels over the window (``r * f * T``) and penalised with a Huber loss. Depth
 positivity (``a . d > 0``, cheirality) fixes the sign of ``v``.
 
-One iteration: (1) an Adam step on the INR weights for ``-contrast(IWE of events warped by
-u to t_ref) + epipolar_weight * mean Huber(r)`` with the spline motion fixed; (2) the spline
-motion for the current flow, in closed form: ``omega`` control points by weighted least
-squares (Huber IRLS weights, plus the IMU prior rows), then ``v`` control points as the
-smallest eigenvector of the weighted normal matrix (IRLS weights divided by ``|d|^2``, a
-Sampson-like normalisation so ``v`` is not pulled towards directions with short ``d``).
+One iteration, ``residual``: an Adam step on the INR weights and omega's control points
+for ``-contrast(IWE of the events warped by u to t_ref) + epipolar_weight * mean Huber(r)
++ imu_weight * gyro prior + spline_smooth * control-point differences`` (all residuals in
+pixels over the window), then ``v`` in closed form (:func:`fit_direction`: the smallest
+generalised eigenvector of the Sampson-weighted, ``1/|d|^2``, IRLS normal matrix).
+``free``: an Adam step on the INR for contrast + epipolar term, then (omega, v) in closed
+form (:func:`fit_motion`: omega by weighted least squares with the gyro rows, v as above,
+and one joint Gauss-Newton step, since alternating alone crawls along the w_y/v_x
+trade-off). The omega covariance is ``sigma^2 (J^T W J)^-1`` of the epipolar residuals.
 
-Speed: the loss uses ``loss_events`` events spread evenly over the window (not all of
-them: the contrast of 8k events already fixes a smooth flow), float32 for the INR and
+IMU: where ``window.imu`` has samples, omega's control points start from a fit to the gyro
+in every window (a warm start that follows fast turns) and the gyro prior is added
+(``imu_weight = 0`` ignores the IMU completely).
+
+Speed: the loss uses ``loss_events`` events spread evenly over the window (not all 30k:
+the contrast of 8k events already fixes a smooth flow; the motion step uses
+``motion_events`` of those), float32 for the INR and
 IWE, and ``iterations`` per window (``cold_iterations`` after a reset). The dense flow is
 evaluated on a grid every ``flow_stride`` px and bilinearly upsampled. ``compute_s`` is the
 wall time of :meth:`EMoFlowEstimator.process`.
 
-================== ======= ==============================================================
-parameter          default meaning
-================== ======= ==============================================================
-iterations         6       optimisation iterations per window when warm
-cold_iterations    20      iterations for the first window after a reset
-loss_events        8000    events used by the loss (evenly spaced subset; all if fewer)
-motion_events      2000    events (subset of those) used by the closed-form motion step
-min_events         500     fewer events: the window is skipped (previous motion held)
-lr                 0.01    Adam learning rate of the INR weights
-n_ctrl             4       B-spline control points per window (4 = one cubic segment)
-disp_scale_px      10.0    INR output unit, as a displacement over the window (px)
+================== ======== ==============================================================
+parameter          default  meaning
+================== ======== ==============================================================
+iterations         6        optimisation iterations per window when warm
+cold_iterations    20       iterations for the first window after a reset
+loss_events        8000     events used by the loss (evenly spaced subset; all if fewer)
+motion_events      2000     events (subset of those) used by the closed-form motion step
+min_events         500      fewer events: the window is skipped (previous motion held)
+flow_model         residual ``residual`` (u = u_rot(omega) + INR) or ``free`` (u = INR)
+omega_lr           0.01     Adam learning rate of omega's control points (rad/s; residual)
+lr                 0.01     Adam learning rate of the INR weights
+n_ctrl             4        B-spline control points per window (4 = one cubic segment)
+disp_scale_px      10.0     INR output unit, as a displacement over the window (px)
 objective          variance contrast: ``variance`` or ``gradient`` (of the IWE)
-iwe_blur_sigma     1.0     Gaussian blur of the IWE (px; 0 = none), widens the basin
-epipolar_weight    0.2     weight of the Huber epipolar term against the contrast
-huber_delta_px     0.5     Huber transition of the epipolar residual (px over the window)
-irls_rounds        1       omega / v alternations per iteration
-d_min              0.05    floor of ``|d|`` in the Sampson normalisation
-imu_weight         10.0    weight of the gyro prior relative to all events (0 disables)
-spline_smooth      1.0     penalty on squared differences of consecutive control points
-                           (omega and v), relative to all events: motion varies slowly
-omega_ridge        1e-3    pull of omega towards the warm start, relative to all events
-min_translation_px 0.3     median derotated flow below this (px over window): v = 0
-max_gap_s          0.5     a gap between windows longer than this resets warm starts
-spatial_sigma      1.0     Fourier bandwidth in x, y (cycles per half-image)
-temporal_sigma     0.3     Fourier bandwidth in t (cycles per half-window)
-n_features         16      Fourier features
-hidden             32      MLP width (two hidden layers)
-flow_stride        4       dense flow grid step (px) before bilinear upsampling
-num_threads        1       torch CPU threads (0 = leave torch's setting)
-seed               0       INR initialisation seed
-================== ======= ==============================================================
+iwe_blur_sigma     1.0      Gaussian blur of the IWE (px; 0 = none), widens the basin
+epipolar_weight    0.2      weight of the Huber epipolar term against the contrast
+huber_delta_px     0.5      Huber transition of the epipolar residual (px over the window)
+irls_rounds        1        closed-form motion rounds per iteration
+d_min              0.05     floor of ``|d|`` in the Sampson normalisation
+imu_weight         10.0     weight of the gyro prior (0 ignores the IMU): residual model,
+                            0.5 w (f T |omega - gyro|)^2 per sample, mean over samples
+                            (px^2 like the Huber term); free model, relative to the
+                            epipolar weight of all events
+spline_smooth      1.0      penalty on squared differences of consecutive control points
+                            (omega and v), relative to all events: motion varies slowly
+omega_ridge        1e-3     pull of omega towards the warm start, relative to all events
+min_translation_px 0.3      median derotated flow below this (px over window): v = 0
+max_gap_s          0.5      a gap between windows longer than this resets warm starts
+spatial_sigma      1.0      Fourier bandwidth in x, y (cycles per half-image)
+temporal_sigma     0.3      Fourier bandwidth in t (cycles per half-window)
+n_features         16       Fourier features
+hidden             32       MLP width (two hidden layers)
+flow_stride        4        dense flow grid step (px) before bilinear upsampling
+num_threads        1        torch CPU threads (0 = leave torch's setting)
+seed               0        INR initialisation seed
+================== ======== ==============================================================
 """
 
 from __future__ import annotations
@@ -453,12 +475,14 @@ class EMoFlowEstimator:
 
     def _contrast(self, img: torch.Tensor) -> torch.Tensor:
         if self._kernel is not None:
-            k = self._kernel
-            pad = k.shape[-1] // 2
-            a = img[None, None]
-            a = F.conv2d(F.pad(a, (pad, pad, 0, 0)), k[:, :, None, :])
-            a = F.conv2d(F.pad(a, (0, 0, pad, pad)), k[:, :, :, None])
-            img = a[0, 0]
+            # Separable Gaussian as shifted sums: a 1-channel conv2d is ~50x slower on CPU.
+            k = self._kernel.reshape(-1).to(img.dtype)
+            pad = k.shape[0] // 2
+            h, w = img.shape
+            a = F.pad(img, (pad, pad))
+            img = sum(k[i] * a[:, i:i + w] for i in range(k.shape[0]))
+            a = F.pad(img.T, (pad, pad))
+            img = sum(k[i] * a[:, i:i + h] for i in range(k.shape[0])).T
         return iwe_variance(img) if self.params.objective == "variance" else \
             iwe_gradient_magnitude(img)
 
