@@ -157,9 +157,6 @@ class SimBridgeNode(NeuroNode[SimBridgeParams]):
                              end_ns=lambda: round(self.params.duration * 1e9),
                              on_error=self._on_sim_error, paused=p.start_paused)
         self.runner = self.sim.runner
-        rig = self.runner.rig
-        self._camera_in_base = (frame_in(rig.static, rig.base_frame, OPTICAL)
-                                if rig.camera is not None else None)
         self.finished = self.sim.finished
         self._publish_static()
         self.get_logger().info(f"simulating {p.scene} at real-time factor "
@@ -237,8 +234,14 @@ class SimBridgeNode(NeuroNode[SimBridgeParams]):
     def _make_runner(self) -> SimRunner:
         p = self.params
         rates = SimRates(**{f.name: getattr(p, f.name) for f in dataclasses.fields(SimRates)})
-        return SimRunner(p.scene, p.overrides(), rates=rates, width=p.width, height=p.height,
-                         event_preset=p.event_preset, seed=p.seed)
+        runner = SimRunner(p.scene, p.overrides(), rates=rates, width=p.width, height=p.height,
+                           event_preset=p.event_preset, seed=p.seed)
+        # set here, on the simulation thread, before its first output reaches _publish
+        # (SimThread returns, and __init__ goes on, only after outputs may have started)
+        self.runner, rig = runner, runner.rig
+        self._camera_in_base = (frame_in(rig.static, rig.base_frame, OPTICAL)
+                                if rig.camera is not None else None)
+        return runner
 
     def _on_sim_error(self, err: Exception) -> None:
         self.health.error("simulation_failed", f"{type(err).__name__}: {err}")
