@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.datasets.event_motion import make_sequence
     from sim.eval.motion import ZERO, ZeroMotion, evaluate_sequence, strided_windows, summarise
 
-    max_w = 4 if args.quick else args.max_windows
+    max_w = min(4, args.max_windows) if args.quick else args.max_windows
     rows = [*names, ZERO]
     results: dict[str, list[Any]] = {m: [] for m in rows}
     notes = [f"{m}: not registered, skipped" for m in missing]
@@ -165,7 +165,7 @@ def _run_bag(args: argparse.Namespace, names: list[str], missing: list[str]) -> 
     from sim.eval.motion import ZERO, ZeroMotion, evaluate_bag, read_bag, strided_windows
 
     stream = read_bag(args.bag)
-    max_w = 4 if args.quick else args.max_windows
+    max_w = min(4, args.max_windows) if args.quick else args.max_windows
     ws = strided_windows(stream.events, stream.camera, args.events, max_w, stream.imu)
     if not ws:
         raise ValueError(f"{args.bag}: fewer than {args.events} events")
