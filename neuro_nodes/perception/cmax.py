@@ -16,7 +16,10 @@ problem of patches seeing one edge direction: a pull towards each patch's start 
 a pull between neighbouring patches. The start value is the previous window's flow of the
 patch (warm start) or, without one, the flow that this window's ``omega`` would cause. The
 dense output repeats each patch's flow over its pixels (NaN where a patch had too few
-events). Without the two terms, aperture patches drift along their edge.
+events). Without the two terms, aperture patches drift along their edge. The weights were
+chosen on TRAIN_SPECS only (sim.datasets.event_motion; dt = 1 AEE on 6dof-checker-x1-s108:
+1.24 px at (0.002, 0.01), 0.85 at (0.0005, 0.003), 0.61 at (0.0001, 0.0005), 0.74 at
+(0.00002, 0.0001)).
 
 The contrast gain (``info["contrast_gain"]``) is the rotational objective at the estimate
 divided by that at zero motion: what ``neuro eval --bag`` reports where there is no ground
@@ -34,8 +37,8 @@ estimate_flow         True      also estimate patch-wise flow
 patch_px              20        patch side (px)
 min_patch_events      60        fewer events in a patch: no flow there (NaN)
 flow_iterations       30        L-BFGS iterations of the patch flows per window
-prior_weight          0.002     pull of a patch flow to its start value (per px^2)
-smooth_weight         0.01      pull between neighbouring patch flows (per px^2)
+prior_weight          0.0001    pull of a patch flow to its start value (per px^2)
+smooth_weight         0.0005    pull between neighbouring patch flows (per px^2)
 ===================== ========= ==========================================================
 """
 
@@ -75,10 +78,10 @@ class CMaxParams:
                                   max=1_000_000)
     flow_iterations: int = param(30, "L-BFGS iterations of the patch flows per window",
                                  min=1, max=500)
-    prior_weight: float = param(0.002, "Pull of each patch flow to its start value "
+    prior_weight: float = param(0.0001, "Pull of each patch flow to its start value "
                                 "(per px^2 of displacement at the window ends)", min=0.0,
                                 max=100.0)
-    smooth_weight: float = param(0.01, "Pull between neighbouring patch flows (per px^2)",
+    smooth_weight: float = param(0.0005, "Pull between neighbouring patch flows (per px^2)",
                                  min=0.0, max=100.0)
 
 
