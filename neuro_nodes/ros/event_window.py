@@ -107,7 +107,8 @@ class WindowCutter:
 
     Count mode (``window_s`` 0): windows of exactly ``n_events`` consecutive events,
     ``t0``/``t1`` their first and last times (as ``fixed_count_windows``). Time mode:
-    ``[t0, t0 + window_s)`` slices on a grid started at the first event; a slice is complete
+    ``[t0, t0 + window_s)`` slices with ``t0`` a multiple of ``window_s`` on the sensor
+    clock (the dense SNN's bins); a slice is complete
     when an event at or after its end arrives; empty slices are skipped.
     """
 
@@ -142,8 +143,8 @@ class WindowCutter:
     def _cut_time(self) -> list[tuple[EventArray, float, float]]:
         joined = EventArray.concatenate(self._held) if len(self._held) > 1 else self._held[0]
         step = round(self.window_s * 1e9)
-        if self._slice_ns is None:
-            self._slice_ns = int(joined.t[0])
+        if self._slice_ns is None:  # on the grid of multiples of window_s (as the SNN's bins)
+            self._slice_ns = int(joined.t[0]) // step * step
         out = []
         t = joined.t
         while len(t) and int(t[-1]) >= self._slice_ns + step:

@@ -56,8 +56,9 @@ def test_time_slices_cover_the_stream_on_a_grid_and_skip_gaps() -> None:
     slices = cutter.push(ev[:2000]) + cutter.push(ev[2000:]) + cutter.push(gap)
     starts = np.array([t0 for _, t0, _ in slices])
     assert all(abs((t1 - t0) - 0.001) < 1e-12 for _, t0, t1 in slices)
-    k = np.round((starts - ev.t[0] * 1e-9) / 0.001)  # on the grid from the first event
-    np.testing.assert_allclose(starts, ev.t[0] * 1e-9 + k * 0.001, atol=1e-12)
+    k = np.round(starts / 0.001)  # on the grid of multiples of window_s
+    np.testing.assert_allclose(starts, k * 0.001, atol=1e-12)
+    assert k[0] == ev.t[0] // 1_000_000  # the first slice holds the first event
     for events, t0, t1 in slices:
         assert len(events) and t0 <= events.t[0] * 1e-9 and events.t[-1] * 1e-9 < t1
     # every event before the last complete slice's end is in exactly one slice
