@@ -63,6 +63,7 @@ def test_table_and_summary_line(cache: Path, capsys: pytest.CaptureFixture[str])
 @pytest.mark.parametrize("args, message", [
     (["--scene", "spinning"], "--scene 'spinning': not a motion"),
     (["--events", "5"], "--events must be at least 100"),
+    (["--bag", "/nonexistent/bag"], "/nonexistent/bag"),
 ])
 def test_bad_arguments_exit_2(args: list[str], message: str,
                               capsys: pytest.CaptureFixture[str]) -> None:

@@ -69,6 +69,8 @@ def _methods(text: str) -> tuple[list[str], list[str]]:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from neuro_nodes.bag.reader import BagError
+
     torch.set_num_threads(1)
     try:
         names, missing = _methods(args.methods)
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         if args.bag:
             return _run_bag(args, names, missing)
         specs = _select(args.scene, args.quick)
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, BagError) as err:
         print(f"neuro eval: {err}", file=sys.stderr)
         return 2
     from rich.console import Console
