@@ -374,6 +374,11 @@ class EstimatorNodeMixin:
     def _start_estimation(self) -> None:
         p = self.params
         self._factory = estimator_factory(p.method)  # missing method: fail at start-up
+        try:  # and one that cannot be built (e.g. its model file is missing)
+            self._factory(fallback_camera(p, 346, 260))
+        except Exception as err:
+            raise ValueError(f"method '{p.method}' cannot start: {type(err).__name__}: "
+                             f"{err}") from err
         self._estimator = None
         self._estimator_camera: PinholeCamera | None = None
         if p.method == "snn" and p.window_s == 0:  # the dense SNN steps every 10 ms
