@@ -440,7 +440,6 @@ class EMoFlowEstimator:
     # -- state
     def reset(self) -> None:
         p = self.params
-        torch.manual_seed(p.seed)
         self.inr = FourierFlowField(p.n_features, p.hidden, 2, p.spatial_sigma,
                                     p.temporal_sigma, seed=p.seed)
         self.opt = torch.optim.Adam(self.inr.parameters(), lr=p.lr)
@@ -599,7 +598,7 @@ class EMoFlowEstimator:
         p = self.params
         length = window.t1_s - window.t0_s
         if len(window.events) < p.min_events or not length > 0:
-            return self._held(window, start, "too few events or empty window")
+            return self._held(window, start)  # too few events, or an empty window
         cold = self._span is None or not (
             self._span[0] <= window.t0_s <= self._span[1] + p.max_gap_s)
         if cold:
@@ -685,7 +684,7 @@ class EMoFlowEstimator:
                              align_corners=True)
         return full[0].numpy().astype(np.float32)
 
-    def _held(self, window: EventWindow, start: float, why: str) -> MotionEstimate:
+    def _held(self, window: EventWindow, start: float) -> MotionEstimate:
         """A window that cannot be used: hold the previous motion, say so in ``info``."""
         omega = None
         if self._span is not None:
