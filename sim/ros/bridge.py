@@ -55,7 +55,9 @@ OPTICAL = "camera_optical_frame"
 TOPICS: dict[str, tuple[str, type, Any]] = {
     "clock": ("/clock", Clock, RELIABLE_QOS),
     "image": ("/camera/image_raw", Image, SENSOR_QOS),
-    "camera_info": ("/camera/camera_info", CameraInfo, SENSOR_QOS),
+    # latched (reliable, transient local): it matches latched and sensor-data subscribers
+    # alike, as event_camera's /camera_info does, so a late joiner has K at once
+    "camera_info": ("/camera/camera_info", CameraInfo, LATCHED_QOS),
     "depth": ("/depth/image", Image, SENSOR_QOS),
     "points": ("/depth/points", PointCloud2, SENSOR_QOS),
     "events": ("/events", EventPacket, EVENTS_PUB_QOS),  # reliable: recordable losslessly

@@ -336,22 +336,28 @@ def test_bad_packets_are_counted_and_estimation_goes_on(probe, rotation_packets)
 def test_bridge_publishes_the_true_camera_twist_of_the_rig(probe) -> None:
     from geometry_msgs.msg import TwistStamped
     from ros_helpers import spin_until
+    from sensor_msgs.msg import CameraInfo
 
-    from neuro_nodes.ros.qos import RELIABLE_QOS
+    from neuro_nodes.ros.qos import LATCHED_QOS, RELIABLE_QOS
     from sim.frames import LINK_TO_OPTICAL
     from sim.scenes.camera_rig import CameraRigParams, camera_rig_trajectory
     from sim.spatial import quat_to_mat
 
     proc = start("neuro-sim-bridge", "scene:=camera_rig", "width:=64", "height:=48",
-                 "events:=0.0", "camera:=0.0", "depth:=0.0", "ground_truth:=0.0",
+                 "events:=0.0", "camera:=5.0", "depth:=0.0", "ground_truth:=0.0",
                  "scene_params:='{backdrop: wall}'")
     twists: list[TwistStamped] = []
+    infos: list[CameraInfo] = []
     probe.create_subscription(TwistStamped, "/ground_truth/camera_twist", twists.append,
                               RELIABLE_QOS)
+    # the estimator nodes' latched subscription matches the bridge's camera info
+    probe.create_subscription(CameraInfo, "/camera/camera_info", infos.append, LATCHED_QOS)
     try:
-        assert spin_until(probe, lambda: len(twists) >= 20, 60.0), len(twists)
+        assert spin_until(probe, lambda: len(twists) >= 20 and infos, 60.0), (len(twists),
+                                                                             len(infos))
     finally:
         stop(proc)
+    assert camera_from_info(infos[-1]).width == 64
     traj = camera_rig_trajectory(CameraRigParams(backdrop="wall"))
     for tw in twists[-20:]:
         assert tw.header.frame_id == "camera_optical_frame"
