@@ -91,6 +91,8 @@ spline_smooth      1.0      penalty on squared differences of consecutive contro
                             (omega and v), relative to all events: motion varies slowly
 omega_ridge        1e-3     pull of omega towards the warm start, relative to all events
 min_translation_px 0.3      median derotated flow below this (px over window): v = 0
+restart_below_gain 1.0      a warm window ending below this contrast gain (worse than no
+                            motion for 1.0) is redone from a reset (0 = never)
 max_gap_s          0.5      a gap between windows longer than this resets warm starts
 spatial_sigma      1.0      Fourier bandwidth in x, y (cycles per half-image)
 temporal_sigma     0.3      Fourier bandwidth in t (cycles per half-window)
@@ -167,6 +169,8 @@ class EMoFlowParams:
     omega_ridge: float = param(1e-3, "Pull of omega towards the warm start", min=0.0, max=1e6)
     min_translation_px: float = param(0.3, "Median derotated flow below this: v = 0",
                                       min=0.0, max=1e4)
+    restart_below_gain: float = param(1.0, "Warm result below this contrast gain: redo cold",
+                                      min=0.0, max=100.0)
     max_gap_s: float = param(0.5, "A longer gap between windows resets warm starts",
                              min=0.0, max=1e6)
     spatial_sigma: float = param(1.0, "Fourier bandwidth in x, y", min=0.0, max=100.0)
@@ -593,14 +597,10 @@ class EMoFlowEstimator:
         return self._contrast(img) / win.var0
 
     # -- main entry
-    def process(self, window: EventWindow) -> MotionEstimate:
-        start = time.perf_counter()
+    def _run(self, window: EventWindow, length: float, cold: bool
+             ) -> tuple[_Window, torch.Tensor | None, int]:
+        """Warm start (or reset), then the window's iterations."""
         p = self.params
-        length = window.t1_s - window.t0_s
-        if len(window.events) < p.min_events or not length > 0:
-            return self._held(window, start)  # too few events, or an empty window
-        cold = self._span is None or not (
-            self._span[0] <= window.t0_s <= self._span[1] + p.max_gap_s)
         if cold:
             self.reset()
         elif self._span is not None:
@@ -622,6 +622,22 @@ class EMoFlowEstimator:
             ata = self._iterate_residual(win, length, iters, a_mat, sub, imu)
         else:
             ata = self._iterate_free(win, length, iters, a_mat, sub, imu, w_prior)
+        return win, ata, iters
+
+    def process(self, window: EventWindow) -> MotionEstimate:
+        start = time.perf_counter()
+        p = self.params
+        length = window.t1_s - window.t0_s
+        if len(window.events) < p.min_events or not length > 0:
+            return self._held(window, start)  # too few events, or an empty window
+        cold = self._span is None or not (
+            self._span[0] <= window.t0_s <= self._span[1] + p.max_gap_s)
+        win, ata, iters = self._run(window, length, cold)
+        if not cold and self._contrast_gain < p.restart_below_gain:
+            # The warm start ended worse than no motion at all (it drifted, or the motion
+            # jumped): start this window again from scratch.
+            cold = True
+            win, ata, iters = self._run(window, length, cold)
         self._span = (window.t0_s, window.t1_s)
         return self._estimate(window, win, length, start, self._contrast_gain, ata, cold, iters)
 

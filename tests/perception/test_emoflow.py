@@ -226,3 +226,17 @@ def test_registered_as_emoflow() -> None:
 
     est = make_estimator("emoflow", CAM)
     assert isinstance(est, EMoFlowEstimator) and est.name == "emoflow"
+
+
+@pytest.mark.parametrize("restart", [1.0, 0.0])
+def test_a_warm_start_worse_than_no_motion_is_redone_cold(restart: float) -> None:
+    p = EMoFlowParams(loss_events=2000, cold_iterations=3, iterations=2,
+                      restart_below_gain=restart)
+    est = EMoFlowEstimator(CAM, p)
+    est.process(_window(0.0, imu=False)[0])
+    est._w_ctrl = torch.full((p.n_ctrl, 3), 5.0, dtype=D)  # a warm start far off (drifted)
+    e = est.process(_window(0.04, seed=1, imu=False)[0])
+    assert e.info["cold"] == (1.0 if restart else 0.0)
+    if restart:
+        assert e.info["contrast_gain"] > 1.0
+        assert np.linalg.norm(e.omega) < 2.0
