@@ -278,6 +278,23 @@ class DenseFlowSNNEstimator:
         self.steps.clear()
         self._next_bin: int | None = None  # index of the next bin to run
         self._pending = EventArray.empty(self.camera.width, self.camera.height)
+        self._last_t: int | None = None  # time of the newest event taken ...
+        self._n_at_last = 0  # ... and how many events at that time were taken
+
+    def _unseen(self, ev: EventArray) -> EventArray:
+        """The events of ``ev`` not taken from an earlier (overlapping) window: windows
+        are slices of one time-ordered stream, so skip what precedes the newest event
+        taken and as many events at its time as were taken."""
+        if self._last_t is not None and len(ev.t):
+            i0, i1 = np.searchsorted(ev.t, [self._last_t, self._last_t + 1])
+            ev = ev[int(i0 + min(self._n_at_last, i1 - i0)):]
+        if len(ev.t):
+            last = int(ev.t[-1])
+            n_last = int(len(ev.t) - np.searchsorted(ev.t, last))
+            same = last == self._last_t
+            self._n_at_last = self._n_at_last + n_last if same else n_last
+            self._last_t = last
+        return ev
 
     def _to_model(self, ev: EventArray) -> tuple[np.ndarray, np.ndarray]:
         if self._sx == 1.0 and self._sy == 1.0:
@@ -295,6 +312,7 @@ class DenseFlowSNNEstimator:
     def run_events(self, ev: EventArray, t_end_ns: int) -> int:
         """Run every bin that ends at or before ``t_end_ns`` on ``ev`` (plus pending
         events); returns the number of bins run."""
+        ev = self._unseen(ev)
         if len(ev.t):
             ev = EventArray.concatenate([self._pending, ev])
             if self._next_bin is not None:

@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     actions = p.add_subparsers(dest="train_command", required=True, metavar="MODEL")
     d = actions.add_parser(
         "dense-flow", help="temporally dense SNN optical flow (10 ms steps, sparse GT)")
-    d.add_argument("--epochs", type=int, default=30, help="passes over the data (default 30)")
+    d.add_argument("--epochs", type=int, default=40, help="passes over the data (default 40)")
     d.add_argument("--seed", type=int, default=0, help="torch/numpy seed (default 0)")
     d.add_argument("--out", type=Path, default=Path("dense_flow_model"),
                    help="output folder for dense_flow.nir + .json (default ./dense_flow_model)")
@@ -28,6 +28,11 @@ def register(sub: Any) -> None:
                    help="train on the first N training sequences only (quick runs)")
     d.add_argument("--cache-dir", type=Path, default=None,
                    help="sequence cache (default: sim.datasets.event_motion's)")
+    d.add_argument("--augment", action="store_true",
+                   help="also train on mirrored and polarity-swapped copies (8x the time)")
+    d.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: small convolutions gain nothing from "
+                        "more, and spinning threads stall on a busy machine)")
     d.add_argument("--json", action="store_true", help="print the summary as JSON")
     d.set_defaults(func=run_dense_flow)
 
@@ -37,6 +42,8 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"--epochs: must be >= 1, got {args.epochs}"
     if args.duration is not None and not args.duration >= 0.15:
         return f"--duration: must be >= 0.15 s (one supervised frame), got {args.duration}"
+    if args.threads < 1:
+        return f"--threads: must be >= 1, got {args.threads}"
     if args.sequences is not None and args.sequences < 1:
         return f"--sequences: must be >= 1, got {args.sequences}"
     if args.out.exists() and not args.out.is_dir():
@@ -49,14 +56,16 @@ def run_dense_flow(args: argparse.Namespace) -> int:
     if err:
         print(f"neuro train dense-flow: {err}", file=sys.stderr)
         return 2
+    import torch
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from neuro_nodes.perception.dense_flow import DenseFlowConfig
     from sim.datasets.event_motion import TRAIN_SPECS, make_sequence
     from sim.train.dense_flow import TrainConfig, save, train
 
+    torch.set_num_threads(args.threads)
     specs = list(TRAIN_SPECS)
-    tc = TrainConfig(epochs=args.epochs, seed=args.seed)
+    tc = TrainConfig(epochs=args.epochs, seed=args.seed, augment=args.augment)
     val_spec = specs.pop(tc.val_index)  # a held-out TRAIN seed, never a TEST spec
     if args.sequences is not None:
         specs = specs[: args.sequences]
