@@ -20,6 +20,7 @@ last event = that stamp), and IMU stamps are mapped back the same way.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -368,7 +369,10 @@ class EstimatorNodeParams(EventWindowParams):
 class EstimatorNodeMixin:
     """Input, estimator lifetime, backlog and timing; subclasses publish (``_publish``).
 
-    Mixed into a :class:`NeuroNode` whose params are an :class:`EstimatorNodeParams`.
+    Mixed into a :class:`NeuroNode` whose params are an :class:`EstimatorNodeParams`. The
+    estimator runs on its own thread, so the executor keeps taking packets and publishing
+    /diagnostics while a window is being estimated (torch and numpy release the GIL); at
+    most ``max_backlog`` windows wait for it, older ones are dropped and counted.
     """
 
     def _start_estimation(self) -> None:
@@ -384,6 +388,12 @@ class EstimatorNodeMixin:
         if p.method == "snn" and p.window_s == 0:  # the dense SNN steps every 10 ms
             p = dataclasses.replace(p, window_s=SNN_SLICE_S)
         self.input = EventInput(self, p)
+        self._work: deque[StampedWindow | None] = deque()  # None: the stream restarted
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._worker = threading.Thread(target=self._run_estimator, daemon=True,
+                                        name="estimator")
+        self._worker.start()
         self.create_timer(p.poll_period, self._on_poll)
 
     def on_params_changed(self, old, new) -> None:  # noqa: ANN001 - the node's params
@@ -391,17 +401,43 @@ class EstimatorNodeMixin:
 
     def _on_poll(self) -> None:
         windows = self.input.poll()
-        if self.input.restarted:
-            self.input.restarted = False
-            if self._estimator is not None:
-                self._estimator.reset()
-            self._reset_track()
-        backlog = self.params.max_backlog
-        if len(windows) > backlog:  # falling behind the stream: keep the newest
-            self.health.count("windows_dropped", len(windows) - backlog)
-            windows = windows[-backlog:]
-        for sw in windows:
-            self._process(sw)
+        restarted, self.input.restarted = self.input.restarted, False
+        if not (windows or restarted):
+            return
+        with self._wake:
+            if restarted:
+                self._work.append(None)
+            self._work.extend(windows)
+            queued = [w for w in self._work if w is not None]
+            excess = len(queued) - self.params.max_backlog
+            if excess > 0:  # falling behind the stream: keep the newest
+                self.health.count("windows_dropped", excess)
+                drop = {id(w) for w in queued[:excess]}
+                self._work = deque(w for w in self._work if w is None or id(w) not in drop)
+            self._wake.notify()
+
+    def _run_estimator(self) -> None:
+        while True:
+            with self._wake:
+                while not self._work and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                item = self._work.popleft()
+            if item is None:
+                if self._estimator is not None:
+                    self._estimator.reset()
+                self._reset_track()
+            else:
+                self._process(item)
+
+    def destroy_node(self) -> None:
+        if hasattr(self, "_worker"):  # absent when construction failed
+            with self._wake:
+                self._stopping = True
+                self._wake.notify()
+            self._worker.join(timeout=5.0)  # a long estimate is abandoned (daemon thread)
+        super().destroy_node()
 
     def _process(self, sw: StampedWindow) -> None:
         cam = sw.window.camera

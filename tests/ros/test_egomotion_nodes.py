@@ -306,9 +306,15 @@ def test_bad_packets_are_counted_and_estimation_goes_on(probe, rotation_packets)
     twists: list[TwistStamped] = []
     diags: list[dict[str, str]] = []
     probe.create_subscription(TwistStamped, "/egomotion", twists.append, RELIABLE_QOS)
-    probe.create_subscription(DiagnosticArray, "/diagnostics", lambda m: diags.extend(
-        {kv.key: kv.value for kv in s.values} for s in m.status
-        if s.hardware_id.endswith("egomotion")), 10)
+    arrivals: list[float] = []
+
+    def on_diag(m: DiagnosticArray) -> None:
+        mine = [{kv.key: kv.value for kv in s.values} for s in m.status
+                if s.hardware_id.endswith("egomotion")]
+        diags.extend(mine)
+        arrivals.extend(time.monotonic() for _ in mine)
+
+    probe.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
     rng = np.random.default_rng(0)
     bad = [EventPacket(encoding="nonsense", width=128, height=96, events=b"\x01\x02"),
            EventPacket(encoding="evt3", width=0, height=0, events=b"\x00" * 8),
@@ -318,10 +324,15 @@ def test_bad_packets_are_counted_and_estimation_goes_on(probe, rotation_packets)
     try:
         publish_stream(probe, packets, camera, bad=bad)  # one bad packet before each good
         publish_stream(probe, packets, camera)  # then the stream again, clean
+        estimating = time.monotonic()
         assert spin_until(probe, lambda: len(twists) >= 2 and diags and int(
             diags[-1].get("windows", 0)) >= 2, 120.0), (len(twists), diags[-1:])
     finally:
         out = stop(proc)
+    # /diagnostics kept its 1 Hz while windows were estimated (the estimator has a thread)
+    during = np.array([a for a in arrivals if a >= estimating])
+    assert len(during) >= 2 and np.diff(np.r_[estimating, during]).max() < 3.0, np.diff(
+        np.r_[estimating, during])
     last = diags[-1]
     n = len(packets)  # bad ones: kinds 0, 1, 2, 3, 0, 1, ...
     assert int(last["packets"]) == 3 * n, last
