@@ -24,8 +24,15 @@ def _emoflow(camera: PinholeCamera) -> MotionEstimator:
     return EMoFlowEstimator(camera)
 
 
+def _snn(camera: PinholeCamera) -> MotionEstimator:
+    from neuro_nodes.perception.dense_flow import DenseFlowSNNEstimator
+
+    return DenseFlowSNNEstimator(camera)
+
+
 METHODS: dict[str, Callable[[PinholeCamera], MotionEstimator]] = {
     "cmax": _cmax,
+    "snn": _snn,
     "emoflow": _emoflow,
 }
 
