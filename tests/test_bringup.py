@@ -22,8 +22,9 @@ def test_colcon_install_has_executables_launch_and_config(repo_root: Path) -> No
         assert path.is_file() and os.access(path, os.X_OK), path
     share = prefix / "share" / "neuro_bringup"
     for folder in ("launch", "config"):
-        for src in (repo_root / folder).iterdir():
-            assert (share / folder / src.name).read_bytes() == src.read_bytes(), src.name
+        for src in (p for p in (repo_root / folder).rglob("*") if p.is_file()):
+            rel = src.relative_to(repo_root)  # subfolders too (config/models)
+            assert (share / rel).read_bytes() == src.read_bytes(), rel
 
 
 def test_every_node_module_exposes_node_class_and_main() -> None:
