@@ -476,3 +476,36 @@ def test_bad_start_up_parameter_exits_1_with_one_line(script: str, param: str,
                           text=True, timeout=60)
     assert proc.returncode == 1 and expected in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_snn_flow_comes_every_10_ms_of_sensor_time(probe, rotation_packets) -> None:
+    """method snn: 10 ms slices (100 Hz flow), each the shipped network's flow for it."""
+    from ros_helpers import spin_until
+    from sensor_msgs.msg import Image
+
+    from neuro_nodes.events.codecs import make_decoder
+    from neuro_nodes.perception.types import EventWindow
+    from neuro_nodes.ros.qos import SENSOR_QOS
+
+    packets, camera = rotation_packets
+    events = make_decoder("evt3", camera.width, camera.height).decode_many(
+        [p for p, _ in packets]).events
+    est = estimator_factory("snn")(camera)
+    expected = [est.process(EventWindow(ev, camera, t0, t1))
+                for ev, t0, t1 in WindowCutter(1, 0.01).push(events)]
+    assert len(expected) >= 10
+    proc = start("neuro-optical-flow", "method:=snn", "max_backlog:=1000", "use_imu:=false")
+    flows: list[Image] = []
+    probe.create_subscription(Image, "/flow", flows.append, SENSOR_QOS)
+    try:
+        publish_stream(probe, packets, camera)
+        spin_until(probe, lambda: len(flows) >= len(expected), 60.0)
+    finally:
+        stop(proc)
+    assert len(flows) == len(expected)
+    stamps = np.array([f.header.stamp.sec * 10**9 + f.header.stamp.nanosec for f in flows])
+    np.testing.assert_array_equal(np.diff(stamps), 10_000_000)  # 100 Hz of sensor time
+    for msg, e in zip(flows, expected, strict=True):
+        assert msg.header.stamp.nanosec + msg.header.stamp.sec * 10**9 == round(e.t_ref_s * 1e9)
+        flow = np.frombuffer(bytes(msg.data), "<f4").reshape(96, 128, 2).transpose(2, 0, 1)
+        np.testing.assert_array_equal(flow, e.flow.astype(np.float32))
