@@ -82,3 +82,30 @@ def test_bag_contrast_gain(shared_data: Path, capsys: pytest.CaptureFixture[str]
     cmax = out["methods"]["cmax"]
     assert cmax["windows"] == 2 and cmax["contrast_gain"] >= 1.0
     assert cmax["omega_abs_mean"] is not None
+
+
+def test_no_imu_hides_the_gyro(cache: Path, capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from neuro_nodes.perception import registry
+    from neuro_nodes.perception.types import MotionEstimate
+
+    seen: list[bool] = []
+
+    class Probe:
+        name = "probe"
+
+        def __init__(self, camera: object) -> None:
+            pass
+
+        def reset(self) -> None:
+            pass
+
+        def process(self, window):  # noqa: ANN001, ANN201
+            seen.append(window.imu is not None)
+            return MotionEstimate(t_ref_s=window.t_ref_s)
+
+    monkeypatch.setitem(registry.METHODS, "probe", Probe)
+    common = ("egomotion", "--quick", "--scene", SCENE, "--max-windows", "1",
+              "--methods", "probe", "--cache", str(cache))
+    assert run_json(capsys, *common)["imu"] is True and seen == [True]
+    assert run_json(capsys, *common, "--no-imu")["imu"] is False and seen == [True, False]

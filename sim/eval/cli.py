@@ -38,6 +38,8 @@ def register(sub: Any) -> None:
         t.add_argument("--quick", action="store_true",
                        help="0.25 s sequences, 4 windows each (smoke test)")
         t.add_argument("--cache", metavar="DIR", help="sequence cache folder")
+        t.add_argument("--no-imu", action="store_true",
+                       help="hide the gyro from the methods (events only)")
         t.add_argument("--json", action="store_true", help="print the results as JSON")
         t.set_defaults(func=run)
 
@@ -97,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
                   console=Console(stderr=True)) as progress:
         for spec in specs:
             seq = make_sequence(spec, args.cache)
-            ws = strided_windows(seq.events, seq.camera, args.events, max_w, seq.imu)
+            ws = strided_windows(seq.events, seq.camera, args.events, max_w,
+                                 None if args.no_imu else seq.imu)
             if not ws:
                 notes.append(f"{seq.name}: fewer than {args.events} events, skipped")
                 continue
@@ -111,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
                 progress.remove_task(task)
     out = {"task": args.eval_task, "events_per_window": args.events,
            "sequences": [s.name for s in specs], "quick": bool(args.quick),
+           "imu": not args.no_imu,
            "methods": {m: summarise(results[m]) for m in rows if results[m]},
            "notes": list(dict.fromkeys(notes))}
     _report(out, args)
@@ -168,7 +172,8 @@ def _run_bag(args: argparse.Namespace, names: list[str], missing: list[str]) -> 
 
     stream = read_bag(args.bag)
     max_w = min(4, args.max_windows) if args.quick else args.max_windows
-    ws = strided_windows(stream.events, stream.camera, args.events, max_w, stream.imu)
+    ws = strided_windows(stream.events, stream.camera, args.events, max_w,
+                        None if args.no_imu else stream.imu)
     if not ws:
         raise ValueError(f"{args.bag}: fewer than {args.events} events")
     rows = [*names, ZERO]
@@ -188,7 +193,7 @@ def _run_bag(args: argparse.Namespace, names: list[str], missing: list[str]) -> 
            "events": len(stream.events), "events_per_window": args.events,
            "camera": {"fx": c.fx, "fy": c.fy, "cx": c.cx, "cy": c.cy, "width": c.width,
                       "height": c.height, "source": stream.camera_source},
-           "imu": stream.imu is not None, "methods": res, "notes": notes}
+           "imu": stream.imu is not None and not args.no_imu, "methods": res, "notes": notes}
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
