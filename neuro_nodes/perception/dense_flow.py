@@ -253,7 +253,8 @@ class DenseFlowSNNEstimator:
     skipped, so overlapping windows are fine; a partial last bin waits for the next
     window), keeping the network's state.  Gaps of up to ``max_gap_s`` are fed as empty
     bins (the membranes decay as they would live); longer gaps reset.  The flow returned
-    is that of the bin ending nearest ``t_ref``; every bin's flow stays in :attr:`steps`.
+    is that of the bin ending nearest ``t_ref`` (None when none ended within ``max_gap_s``);
+    the latest bins' flows stay in :attr:`steps`.  :meth:`step_events` is the 100 Hz path.
     """
 
     name = "snn"
@@ -309,6 +310,16 @@ class DenseFlowSNNEstimator:
         out = self.model.step(np.asarray(counts, np.float32)[None])
         return out[0].numpy() * np.float32(self.cfg.flow_scale)
 
+    def step_events(self, events: EventArray) -> np.ndarray:
+        """One network step on one bin's events (all of ``events``, whatever their times):
+        flow ``(2, H, W)`` px/s at the camera's resolution, NaN on cells without events
+        (the 100 Hz node path; it shares the state with :meth:`process`)."""
+        x, y = self._to_model(events)
+        counts = encode_bins(np.zeros(len(events), np.int64), x, y, events.p, 0, 1, self.cfg)
+        flow = self.step(counts[0])
+        return upsample_flow(flow, self.cfg, self.camera.width, self.camera.height,
+                             active_cells(counts, self.cfg))
+
     def run_events(self, ev: EventArray, t_end_ns: int) -> int:
         """Run every bin that ends at or before ``t_end_ns`` on ``ev`` (plus pending
         events); returns the number of bins run."""
@@ -329,6 +340,7 @@ class DenseFlowSNNEstimator:
             self._next_bin = first
         elif first is not None and (first - self._next_bin) * self.cfg.bin_s > self.max_gap_s:
             self.model.reset()
+            self.steps.clear()  # flows from before the gap say nothing about now
             self._next_bin = first
         n = last - self._next_bin
         if n <= 0:
@@ -353,8 +365,9 @@ class DenseFlowSNNEstimator:
         t_ref = window.t_ref_s
         info: dict[str, float] = {"steps": float(n)}
         flow = None
-        if self.steps:
-            t_end, coarse, valid = min(self.steps, key=lambda s: abs(s[0] - t_ref))
+        near = [st for st in self.steps if abs(st[0] - t_ref) <= self.max_gap_s]
+        if near:
+            t_end, coarse, valid = min(near, key=lambda st: abs(st[0] - t_ref))
             flow = upsample_flow(coarse, self.cfg, self.camera.width, self.camera.height,
                                  valid)
             info["step_t_s"] = t_end

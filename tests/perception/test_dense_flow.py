@@ -167,8 +167,14 @@ def test_estimator_gives_nan_where_no_events_and_resets_after_a_gap() -> None:
     r = est.process(EventWindow(ev, CAM, 0.0, 0.05))
     assert np.isfinite(r.flow[:, 0, 0]).all() and np.isnan(r.flow[:, 200, 300]).all()
     late = EventArray(t + 5_000_000_000, ev.x, ev.y, ev.p, 346, 260)
-    r2 = est.process(EventWindow(late, CAM, 5.0, 5.05))
+    half = late[late.t < 5_005_000_000]  # half a bin after the gap: nothing to say yet
+    assert est.process(EventWindow(half, CAM, 5.0, 5.005)).flow is None  # not 5 s old flow
+    r2 = est.process(EventWindow(late[len(half):], CAM, 5.005, 5.05))
     assert r2.info["steps"] == 5  # restarted at the gap, not 500 empty bins
+    # the 100 Hz path: one bin of events in, full-resolution flow out
+    one = est.step_events(late[late.t < 5_010_000_000])
+    assert one.shape == (2, 260, 346) and np.isfinite(one[:, 0, 0]).all()
+    assert np.isnan(one[:, 200, 300]).all()
 
 
 def test_shipped_model_beats_zero_flow_on_the_held_out_train_sequence(
