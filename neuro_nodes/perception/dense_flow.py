@@ -21,6 +21,7 @@ pixel blocks, times ``input_gain``.  Decoding (``upsample_flow``): LI output x f
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import time
@@ -29,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from neuro_nodes.core.params import param
 from neuro_nodes.events.event_array import EventArray
@@ -175,27 +175,40 @@ def active_cells(counts: np.ndarray, cfg: DenseFlowConfig) -> np.ndarray:
     return (np.bincount(cell, weights=c.ravel(), minlength=ho * wo) > 0).reshape(ho, wo)
 
 
+@functools.lru_cache(maxsize=8)
+def _interp_matrix(n_px: int, n_cells: int, scale: float, cfg: DenseFlowConfig) -> np.ndarray:
+    """``(n_px, n_cells)`` linear-interpolation weights from cell centres to the pixels of
+    one camera axis (``scale`` = camera px per model px); edges held."""
+    g = ((np.arange(n_px) + 0.5) / scale - 0.5 - (cfg.pool - 1) / 2.0) / cfg.cell_px
+    g = np.clip(g, 0.0, n_cells - 1.0)
+    i0 = np.minimum(np.floor(g).astype(np.int64), n_cells - 2) if n_cells > 1 else \
+        np.zeros(n_px, np.int64)
+    a = g - i0
+    m = np.zeros((n_px, n_cells), np.float32)
+    m[np.arange(n_px), i0] = 1.0 - a
+    if n_cells > 1:
+        m[np.arange(n_px), i0 + 1] += a
+    m.setflags(write=False)
+    return m
+
+
 def upsample_flow(coarse: np.ndarray, cfg: DenseFlowConfig, width: int, height: int,
                   valid: np.ndarray | None = None) -> np.ndarray:
     """Coarse flow ``(2, Ho, Wo)`` (px/s at the model's resolution) to ``(2, height,
     width)`` px/s of a camera of that size: bilinear between cell centres (edges held),
     rescaled when the camera is not the model's size; NaN on pixels whose nearest cell is
-    not ``valid``."""
+    not ``valid``.  Separable: two small matrix products per channel (a 100 Hz path)."""
+    _, ho, wo = coarse.shape
     sx, sy = width / cfg.width, height / cfg.height
-    # camera pixel → model pixel → fractional cell index
-    gx = ((np.arange(width) + 0.5) / sx - 0.5 - (cfg.pool - 1) / 2.0) / cfg.cell_px
-    gy = ((np.arange(height) + 0.5) / sy - 0.5 - (cfg.pool - 1) / 2.0) / cfg.cell_px
-    yy, xx = np.meshgrid(gy, gx, indexing="ij")
-    out = np.stack([ndimage.map_coordinates(coarse[c].astype(np.float64), [yy, xx], order=1,
-                                            mode="nearest") for c in range(2)])
-    out[0] *= sx
-    out[1] *= sy
+    ay = _interp_matrix(height, ho, sy, cfg)
+    ax = _interp_matrix(width, wo, sx, cfg)
+    c = np.asarray(coarse, np.float32)
+    out = np.stack([ay @ c[0] @ ax.T * np.float32(sx), ay @ c[1] @ ax.T * np.float32(sy)])
     if valid is not None:
-        _, ho, wo = coarse.shape
-        iy = np.clip(np.rint(gy).astype(np.int64), 0, ho - 1)
-        ix = np.clip(np.rint(gx).astype(np.int64), 0, wo - 1)
+        iy = _nearest_cell(height, ho, cfg.cell_px * sy, ((cfg.pool - 1) / 2.0 + 0.5) * sy - 0.5)
+        ix = _nearest_cell(width, wo, cfg.cell_px * sx, ((cfg.pool - 1) / 2.0 + 0.5) * sx - 0.5)
         out[:, ~valid[iy][:, ix]] = np.nan
-    return out.astype(np.float32)
+    return out
 
 
 # -- model files ---------------------------------------------------------------------------
