@@ -28,8 +28,9 @@ def register(sub: Any) -> None:
                    help="train on the first N training sequences only (quick runs)")
     d.add_argument("--cache-dir", type=Path, default=None,
                    help="sequence cache (default: sim.datasets.event_motion's)")
-    d.add_argument("--augment", action="store_true",
-                   help="also train on mirrored and polarity-swapped copies (8x the time)")
+    d.add_argument("--augment", choices=("none", "polarity", "all"), default="none",
+                   help="also train on polarity-swapped copies (2x the time) or on those and "
+                        "mirrored ones (all: 8x); default none")
     d.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: small convolutions gain nothing from "
                         "more, and spinning threads stall on a busy machine)")
