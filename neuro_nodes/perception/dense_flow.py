@@ -207,7 +207,8 @@ def upsample_flow(coarse: np.ndarray, cfg: DenseFlowConfig, width: int, height: 
     if valid is not None:
         iy = _nearest_cell(height, ho, cfg.cell_px * sy, ((cfg.pool - 1) / 2.0 + 0.5) * sy - 0.5)
         ix = _nearest_cell(width, wo, cfg.cell_px * sx, ((cfg.pool - 1) / 2.0 + 0.5) * sx - 0.5)
-        out[:, ~valid[iy][:, ix]] = np.nan
+        # np.where, not a boolean-mask assignment: that took ~10 ms here
+        out = np.where(valid[iy][:, ix][None], out, np.float32(np.nan))
     return out
 
 
