@@ -31,6 +31,7 @@ def test_demo_runs_and_summarises() -> None:
     assert in_transit <= max(2, 0.02 * rendered), summary
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_demo_single_process_mode() -> None:
     proc = subprocess.run([sys.executable, "-m", "neuro_nodes.cli.main", "launch",
                            "demo.launch.yaml", "--single-process", "--duration", "3"],
