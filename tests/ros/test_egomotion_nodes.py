@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 from neuro_nodes.events.event_array import EventArray
-from neuro_nodes.perception.windows import fixed_count_windows
+from neuro_nodes.perception.windows import WindowCutter, fixed_count_windows
 from neuro_nodes.ros.event_window import (
     EventWindowParams,
-    WindowCutter,
     camera_from_info,
     estimator_factory,
     fallback_camera,
@@ -451,7 +450,7 @@ def test_launch_file_replays_a_recording_with_both_nodes(probe, shared_data) -> 
 
 
 def test_imu_buffer_rotates_into_the_optical_frame_and_selects_the_window() -> None:
-    from neuro_nodes.ros.event_window import ImuBuffer
+    from neuro_nodes.perception.windows import ImuBuffer
 
     r = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])  # a link -> optical
     buf = ImuBuffer(r, size=50)
