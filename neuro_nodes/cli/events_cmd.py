@@ -47,7 +47,9 @@ def _side(field: str):
     return parse
 
 
-def _packet_us(text: str) -> int:
+def packet_us_arg(text: str) -> int:
+    """argparse type of --packet-us (events and bag convert): checked before anything is
+    created (exit 2)."""
     try:
         value = int(text)
     except ValueError:
@@ -79,7 +81,7 @@ def register(sub: Any) -> None:
     e.add_argument("--topic", help="input bag topic (when the bag has several)")
     e.add_argument("--out-topic", default="/event_camera/events", help="output bag topic")
     _size_args(e)
-    e.add_argument("--packet-us", type=_packet_us, default=1000,
+    e.add_argument("--packet-us", type=packet_us_arg, default=1000,
                    help=f"bag output: packet time threshold in us, 1..{MAX_PACKET_US} "
                    "(default 1000)")
     e.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
