@@ -66,6 +66,22 @@ def load_metadata(folder: str | Path) -> dict[str, Any]:
     return info
 
 
+def recorded_qos(folder: str | Path) -> dict[str, str | list]:
+    """topic -> offered_qos_profiles from metadata.yaml: YAML text (up to version 8), a list
+    (version 9), or '' if none."""
+    info = load_metadata(folder)
+    return {t["topic_metadata"]["name"]: t["topic_metadata"].get("offered_qos_profiles") or ""
+            for t in info.get("topics_with_message_count") or []}
+
+
+def recorded_duration_s(folder: str | Path) -> float | None:
+    """The bag's duration (first to last message) from metadata.yaml, None if not stated."""
+    try:
+        return int(load_metadata(folder)["duration"]["nanoseconds"]) / 1e9
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _storage_files(folder: Path) -> tuple[str, list[Path]]:
     info = load_metadata(folder)
     files = [folder / p for p in info.get("relative_file_paths") or []]

@@ -34,7 +34,7 @@ from neuro_interfaces.srv import Infer
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension
 
 from neuro_nodes.accel.energy import PROFILES, estimate, missing_figure, no_figure
-from neuro_nodes.accel.errors import AccelError
+from neuro_nodes.accel.errors import AccelError, NonFiniteInput, check_finite
 from neuro_nodes.accel.registry import ModelRegistry
 from neuro_nodes.accel.report_window import ReportWindow
 from neuro_nodes.core.params import param
@@ -66,20 +66,6 @@ class AcceleratorParams:
 def to_array(msg: Float32MultiArray) -> np.ndarray:
     shape = [d.size for d in msg.layout.dim] or [len(msg.data)]
     return np.asarray(msg.data, dtype=np.float32).reshape(shape)
-
-
-class NonFiniteInput(ValueError):
-    """An input tensor holds NaN or Inf: a network would turn it into silent garbage."""
-
-
-def check_finite(x: np.ndarray) -> np.ndarray:
-    """``x`` if every value is finite; NonFiniteInput saying how many are NaN/Inf and where."""
-    bad = ~np.isfinite(x)
-    if bad.any():
-        first = np.unravel_index(int(np.argmax(bad)), x.shape)
-        raise NonFiniteInput(f"input: {int(bad.sum())} of {x.size} values are NaN or Inf "
-                         f"(first at index {list(map(int, first))}, {x[first]})")
-    return x
 
 
 def from_array(a: np.ndarray) -> Float32MultiArray:

@@ -37,7 +37,13 @@ from rclpy.qos import ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from std_srvs.srv import Trigger
 
-from neuro_nodes.bag.reader import BagError, list_topics, load_metadata, read_messages
+from neuro_nodes.bag.reader import (
+    BagError,
+    list_topics,
+    read_messages,
+    recorded_duration_s,
+    recorded_qos,
+)
 from neuro_nodes.core.params import param
 from neuro_nodes.events.replay import ReplayClock
 from neuro_nodes.ros.interfaces import import_interface
@@ -85,26 +91,6 @@ class PlayerParams:
 
 
 _ACK_BATCH_TIMEOUT = Duration(seconds=1)  # a stalled reliable subscriber slows, not stops, play
-
-
-def _bag_info(folder: Path) -> dict[str, Any]:
-    return load_metadata(folder)
-
-
-def recorded_qos(folder: Path) -> dict[str, str | list]:
-    """topic -> offered_qos_profiles from metadata.yaml: YAML text (up to version 8), a list
-    (version 9), or '' if none."""
-    info = _bag_info(folder)
-    return {t["topic_metadata"]["name"]: t["topic_metadata"].get("offered_qos_profiles") or ""
-            for t in info.get("topics_with_message_count") or []}
-
-
-def recorded_duration_s(folder: Path) -> float | None:
-    """The bag's duration (first to last message) from metadata.yaml, None if not stated."""
-    try:
-        return int(_bag_info(folder)["duration"]["nanoseconds"]) / 1e9
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 class PlayerNode(NeuroNode[PlayerParams]):
