@@ -52,7 +52,22 @@ def camera_static_transforms(camera_link_in_base: Pose, *, base: str = "base_lin
             StaticTransform(link, optical, LINK_TO_OPTICAL)]
 
 
+def frame_in(static: list[StaticTransform] | tuple[StaticTransform, ...], base: str,
+             frame: str) -> Pose | None:
+    """The pose of ``frame`` in ``base`` through static edges (None without a chain)."""
+    pose, at, edges = Pose.identity(), base, {e.parent: e for e in static}
+    for _ in range(len(static)):
+        if at == frame:
+            return pose
+        edge = edges.get(at)
+        if edge is None:
+            return None
+        pose, at = pose.compose(edge.pose), edge.child
+    return pose if at == frame else None
+
+
 __all__ = [
+    "frame_in",
     "LINK_TO_OPTICAL",
     "MAP_TO_ODOM",
     "MUJOCO_CAMERA_TO_OPTICAL",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from sim.spatial import Pose, Twist
 from sim.world import SimWorld
 
@@ -43,4 +45,12 @@ def camera_state(world: SimWorld, camera: str) -> CameraState:
     return CameraState(world.time_ns, pose, tw, tw.in_body(pose))
 
 
-__all__ = ["CameraState", "Odometry", "camera_state", "odometry"]
+def camera_twist(odom: Odometry, camera_in_base: Pose) -> Twist:
+    """The twist of a camera rigidly mounted on the odometry's body, in the camera's axes:
+    linear velocity of its origin and angular velocity (``odom.twist`` is in body axes)."""
+    r = camera_in_base.rotation
+    v, w = odom.twist.linear, odom.twist.angular
+    return Twist(r.T @ (v + np.cross(w, camera_in_base.position)), r.T @ w)
+
+
+__all__ = ["CameraState", "Odometry", "camera_state", "camera_twist", "odometry"]

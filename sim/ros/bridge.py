@@ -40,14 +40,12 @@ from neuro_nodes.events.emulator import PRESETS
 from neuro_nodes.ros.node_base import NeuroNode, run_node
 from neuro_nodes.ros.ports import publishes, service, subscribes
 from neuro_nodes.ros.qos import EVENTS_PUB_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
-from sim.frames import StaticTransform
-from sim.ground_truth.poses import Odometry
+from sim.frames import frame_in
+from sim.ground_truth.poses import camera_twist
 from sim.ros import convert
 from sim.runner import Output, SimRates, SimRunner
 from sim.scenes import SCENES
 from sim.sim_thread import SimThread
-from sim.spatial import Pose
-from sim.spatial import Twist as SimTwist
 
 OPTICAL = "camera_optical_frame"
 
@@ -100,28 +98,6 @@ class SimBridgeParams(SimRates):
         if not isinstance(value, dict):
             raise ValueError(f"scene_params: expected a YAML mapping, got {self.scene_params!r}")
         return value
-
-
-def frame_in(static: list[StaticTransform] | tuple[StaticTransform, ...], base: str,
-             frame: str) -> Pose | None:
-    """The pose of ``frame`` in ``base`` through static edges (None without a chain)."""
-    pose, at, edges = Pose.identity(), base, {e.parent: e for e in static}
-    for _ in range(len(static)):
-        if at == frame:
-            return pose
-        edge = edges.get(at)
-        if edge is None:
-            return None
-        pose, at = pose.compose(edge.pose), edge.child
-    return pose if at == frame else None
-
-
-def camera_twist(odom: Odometry, camera_in_base: Pose) -> SimTwist:
-    """The twist of a camera rigidly mounted on the odometry's body, in the camera's axes:
-    linear velocity of its origin and angular velocity (``odom.twist`` is in body axes)."""
-    r = camera_in_base.rotation
-    v, w = odom.twist.linear, odom.twist.angular
-    return SimTwist(r.T @ (v + np.cross(w, camera_in_base.position)), r.T @ w)
 
 
 class SimBridgeNode(NeuroNode[SimBridgeParams]):

@@ -93,9 +93,9 @@ def test_an_unregistered_method_is_refused_naming_the_registered_ones() -> None:
 
 # -- the simulation's true camera twist ---------------------------------------------------
 def test_camera_twist_of_the_rig_is_its_trajectory_in_optical_axes() -> None:
-    from sim.frames import LINK_TO_OPTICAL
-    from sim.ground_truth.poses import odometry
-    from sim.ros.bridge import OPTICAL, camera_twist, frame_in
+    from sim.frames import LINK_TO_OPTICAL, frame_in
+    from sim.ground_truth.poses import camera_twist, odometry
+    from sim.ros.bridge import OPTICAL
     from sim.runner import scene_rig
     from sim.scenes.camera_rig import CameraRigParams, camera_rig_scene, camera_rig_trajectory
     from sim.spatial import quat_to_mat
@@ -119,8 +119,9 @@ def test_camera_twist_of_the_rig_is_its_trajectory_in_optical_axes() -> None:
 
 
 def test_camera_twist_of_the_robot_is_mujocos_camera_velocity() -> None:
-    from sim.ground_truth.poses import camera_state, odometry
-    from sim.ros.bridge import OPTICAL, camera_twist, frame_in
+    from sim.frames import frame_in
+    from sim.ground_truth.poses import camera_state, camera_twist, odometry
+    from sim.ros.bridge import OPTICAL
     from sim.runner import scene_rig
     from sim.scenes import make_scene
     from sim.scenes.mobile_robot import cmd_vel_to_ctrl
