@@ -1,0 +1,412 @@
+"""Online neural SDF from depth scans: multiresolution grid features + a tiny MLP decoder,
+trained continually on a keyframe replay window (iSDF-style losses), CPU first.
+
+Field (map frame, metres):
+
+    f(x) = [f_0(x), ..., f_{L-1}(x)]                (grid features, ``hash_grid.py``)
+    sdf(x) = w_o . softplus_beta(W_h f(x) + b_h) + b_o   (``hidden_layers`` hidden layers)
+    grad sdf(x) = (d sdf / d f) (d f / d x)          (closed form, no autograd)
+
+Per :meth:`NeuralSDFMapper.integrate`: draw samples along ``n_rays`` rays of the scan
+(``ray_sampling.py``), drop replayed samples the scan contradicts (``replay.py``), mark the
+rays' voxels known (``known_space.py``), then ``steps`` Adam steps on the new samples plus
+``replay_samples`` drawn from the window, with the loss
+
+    L = mean_near |sdf - s|  +  w_free mean_free [relu(sdf - b) + relu(-sdf)]
+        + w_eik mean_all (|grad sdf| - 1)^2
+
+(``s``: near-surface target, ``b``: free-space upper bound; free space has ``sdf > 0``).
+The new scan's samples are all in every step, so the newest measurement dominates where the
+scene changed; with the carving of contradicted replay samples a moved object's old surface
+has no support left and the free-space hinge of the new rays through it pushes it positive.
+
+``observed`` of a query: the point lies in a voxel of ``known_voxel_m`` that some ray passed
+through or ended in (``known_space.py``). Outside observed space the field is the decoder's
+extrapolation (positive at start: the output bias is ``prior_distance_m``).
+
+Memory (``memory_bytes``): float32 grid features + decoder weights (the replay window, the
+known-space grid and Adam's moments are not the map and are not counted).
+
+===================== ========= ==========================================================
+parameter             default   meaning
+===================== ========= ==========================================================
+n_levels              6         grid levels L
+features_per_level    2         features per vertex F
+log2_table_size       17        hashed levels hold 2^this vertices (coarse levels: dense)
+base_resolution       16        cells of the coarsest level along the largest box extent
+finest_resolution     256       cells of the finest level along it
+hidden_width          32        decoder hidden width
+hidden_layers         1         decoder hidden layers
+softplus_beta         10.0      sharpness of the decoder's softplus
+prior_distance_m      0.5       output bias at start (distance where nothing was seen)
+n_rays                200       rays sampled per scan
+near_samples          4         near-surface samples per ray (plus the return itself)
+free_samples          4         free-space samples per ray
+truncation_m          0.15      near-surface band in front of a return (m)
+behind_m              0.05      near-surface band behind a return (m)
+min_range_m           0.05      free-space samples start this far from the sensor (m)
+steps                 6         Adam steps per scan
+learning_rate         0.01      Adam step size (grid and decoder)
+replay_samples        1800      replayed samples per step
+free_weight           1.0       weight of the free-space hinge
+eikonal_weight        0.1       weight of the Eikonal term
+recent_window         4         scans always replayed
+max_keyframes         12        older keyframes replayed
+keyframe_novelty      0.1       novelty (fraction of returns off by > novelty_m) to keep
+novelty_m             0.05      field error at a return that counts as novel (m)
+carve_margin_m        0.1       margin of the carving test (m)
+carve_bin_rad         0.01      angular bin of the carving range image (rad)
+known_voxel_m         0.1       voxel of the known-space grid (m)
+mesh_voxel_m          0.05      marching-cubes grid spacing (m)
+device                auto      auto (CUDA when torch sees it) / cpu / cuda
+torch_threads         0         set torch's intra-op threads (0: leave as is)
+seed                  0         initialisation and sampling seed
+===================== ========= ==========================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neuro_nodes.core.params import param, validated
+from neuro_nodes.mapping.hash_grid import MultiResGrid
+from neuro_nodes.mapping.known_space import KnownSpace
+from neuro_nodes.mapping.marching import empty_mesh, marching_cubes
+from neuro_nodes.mapping.ray_sampling import RaySamples, sample_scan
+from neuro_nodes.mapping.replay import ReplayWindow
+from neuro_nodes.mapping.types import DistanceQuery, MapBounds, Scan, TriangleMesh, UpdateStats
+
+METHOD = "neural"
+_QUERY_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class NeuralSDFParams:
+    """Neural SDF mapper (table in the module docstring)."""
+
+    n_levels: int = param(6, "Grid levels", min=1, max=16)
+    features_per_level: int = param(2, "Features per grid vertex", min=1, max=8)
+    log2_table_size: int = param(17, "log2 of the vertices of a hashed level", min=8, max=24)
+    base_resolution: int = param(16, "Cells of the coarsest level along the largest extent",
+                                 min=2, max=4096)
+    finest_resolution: int = param(256, "Cells of the finest level along the largest extent",
+                                   min=2, max=16384)
+    hidden_width: int = param(32, "Decoder hidden width", min=1, max=512)
+    hidden_layers: int = param(1, "Decoder hidden layers", min=0, max=4)
+    softplus_beta: float = param(10.0, "Sharpness of the decoder softplus", min=0.1, max=1e3)
+    prior_distance_m: float = param(0.5, "Decoder output bias at start (m)", min=-10.0,
+                                    max=10.0)
+    n_rays: int = param(200, "Rays sampled per scan", min=1, max=100000)
+    near_samples: int = param(4, "Near-surface samples per ray", min=0, max=64)
+    free_samples: int = param(4, "Free-space samples per ray", min=0, max=64)
+    truncation_m: float = param(0.15, "Near-surface band in front of a return (m)",
+                                min=0.005, max=2.0)
+    behind_m: float = param(0.05, "Near-surface band behind a return (m)", min=0.0, max=1.0)
+    min_range_m: float = param(0.05, "Free-space samples start this far from the sensor (m)",
+                               min=0.0, max=10.0)
+    steps: int = param(6, "Adam steps per scan", min=0, max=1000)
+    learning_rate: float = param(0.01, "Adam step size", min=1e-6, max=1.0)
+    replay_samples: int = param(1800, "Replayed samples per step", min=0, max=10**6)
+    free_weight: float = param(1.0, "Weight of the free-space hinge", min=0.0, max=100.0)
+    eikonal_weight: float = param(0.1, "Weight of the Eikonal term", min=0.0, max=100.0)
+    recent_window: int = param(4, "Scans always replayed", min=1, max=1000)
+    max_keyframes: int = param(12, "Older keyframes replayed", min=0, max=1000)
+    keyframe_novelty: float = param(0.1, "Novelty needed to keep a keyframe", min=0.0, max=1.0)
+    novelty_m: float = param(0.05, "Field error at a return that counts as novel (m)",
+                             min=0.0, max=1.0)
+    carve_margin_m: float = param(0.1, "Margin of the carving test (m)", min=0.0, max=2.0)
+    carve_bin_rad: float = param(0.01, "Angular bin of the carving range image (rad)",
+                                 min=1e-4, max=0.5)
+    known_voxel_m: float = param(0.1, "Voxel of the known-space grid (m)", min=0.01, max=2.0)
+    mesh_voxel_m: float = param(0.05, "Marching-cubes grid spacing (m)", min=0.005, max=1.0)
+    device: str = param("auto", "Torch device", choices=("auto", "cpu", "cuda"))
+    torch_threads: int = param(0, "Torch intra-op threads (0: leave as is)", min=0, max=256)
+    seed: int = param(0, "Initialisation and sampling seed", min=0, max=2**31 - 1)
+
+    def validate(self) -> None:
+        if self.finest_resolution < self.base_resolution:
+            raise ValueError("finest_resolution must be >= base_resolution")
+
+
+class Decoder(torch.nn.Module):
+    """MLP with softplus hidden layers; returns sdf and d sdf / d features in closed form."""
+
+    def __init__(self, n_in: int, width: int, layers: int, beta: float, bias: float,
+                 generator: torch.Generator) -> None:
+        super().__init__()
+        dims = [n_in] + [width] * layers + [1]
+        self.linears = torch.nn.ModuleList()
+        for a, b in zip(dims[:-1], dims[1:], strict=True):
+            lin = torch.nn.Linear(a, b)
+            bound = 1.0 / np.sqrt(a)
+            with torch.no_grad():
+                lin.weight.copy_((torch.rand(b, a, generator=generator) * 2 - 1) * bound)
+                lin.bias.copy_((torch.rand(b, generator=generator) * 2 - 1) * bound)
+            self.linears.append(lin)
+        with torch.no_grad():
+            self.linears[-1].bias.fill_(bias)
+        self.beta = float(beta)
+
+    def forward(self, f: torch.Tensor, jac: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        h, slopes = f, []
+        for lin in self.linears[:-1]:
+            z = lin(h)
+            h = torch.nn.functional.softplus(z, beta=self.beta)
+            slopes.append(torch.sigmoid(self.beta * z))
+        out = self.linears[-1](h)[:, 0]
+        if jac is None:
+            return out, None
+        # back-propagate the output row vector through the layers: d out / d f (N, n_in)
+        g = self.linears[-1].weight.expand(len(f), -1)
+        for lin, s in zip(reversed(self.linears[:-1]), reversed(slopes), strict=True):
+            g = (g * s) @ lin.weight
+        return out, torch.einsum("nk,nka->na", g, jac)
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for but torch sees no CUDA device")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+class NeuralSDFMapper:
+    """Mapper protocol implementation (see the module docstring)."""
+
+    name = METHOD
+
+    def __init__(self, bounds: MapBounds, params: NeuralSDFParams | None = None) -> None:
+        self.bounds = bounds
+        self.params = validated(params or NeuralSDFParams())
+        self.device = _resolve_device(self.params.device)
+        if self.params.torch_threads > 0:
+            torch.set_num_threads(self.params.torch_threads)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        p = self.params
+        gen = torch.Generator().manual_seed(p.seed)
+        lo = np.asarray(self.bounds.min_xyz, float)
+        hi = np.asarray(self.bounds.max_xyz, float)
+        self.grid = MultiResGrid(lo, hi, n_levels=p.n_levels, features=p.features_per_level,
+                                 log2_table_size=p.log2_table_size,
+                                 base_resolution=p.base_resolution,
+                                 finest_resolution=p.finest_resolution, generator=gen)
+        self.decoder = Decoder(self.grid.out_features, p.hidden_width, p.hidden_layers,
+                               p.softplus_beta, p.prior_distance_m, gen)
+        self.grid.to(self.device)
+        self.decoder.to(self.device)
+        self.optimizer = torch.optim.Adam(self._parameters(), lr=p.learning_rate)
+        self.rng = np.random.default_rng(p.seed)
+        self.window = ReplayWindow(p.recent_window, p.max_keyframes, p.keyframe_novelty)
+        self.known = KnownSpace(self.bounds, p.known_voxel_m)
+        self.n_integrated = 0
+        self.n_skipped = 0
+
+    def _parameters(self) -> list[torch.nn.Parameter]:
+        return [self.grid.table, *self.decoder.parameters()]
+
+    def _named_parameters(self) -> dict[str, torch.nn.Parameter]:
+        out = {"grid.table": self.grid.table}
+        out.update({f"decoder.{k}": v for k, v in self.decoder.named_parameters()})
+        return out
+
+    # ------------------------------------------------------------------ field
+    def _field(self, x: torch.Tensor, with_gradient: bool = True
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        feats, jac = self.grid(x, with_gradient=with_gradient)
+        return self.decoder(feats, jac)
+
+    def query(self, points: np.ndarray) -> DistanceQuery:
+        pts = np.asarray(points)
+        if pts.ndim != 2 or pts.shape[1] != 3:
+            raise ValueError(f"query points must be (N, 3), got {pts.shape}")
+        pts = pts.astype(np.float32)
+        finite = np.all(np.isfinite(pts), axis=1)
+        if not finite.all():
+            raise ValueError(f"{int((~finite).sum())} query points are not finite")
+        dist = np.empty(len(pts), np.float32)
+        grad = np.empty((len(pts), 3), np.float32)
+        with torch.no_grad():
+            for a in range(0, len(pts), _QUERY_CHUNK):
+                x = torch.from_numpy(pts[a:a + _QUERY_CHUNK]).to(self.device)
+                d, g = self._field(x)
+                dist[a:a + len(x)] = d.cpu().numpy()
+                grad[a:a + len(x)] = g.cpu().numpy()
+        observed = self.known.contains(pts)
+        return DistanceQuery(dist, grad, observed)
+
+    # ------------------------------------------------------------------ integration
+    def _check_scan(self, scan: Scan) -> np.ndarray | None:
+        """The scan's finite points (sensor frame), or None for a scan with none."""
+        T = np.asarray(scan.T_map_sensor)
+        if T.shape != (4, 4) or not np.all(np.isfinite(T)):
+            raise ValueError(f"scan pose must be a finite 4x4 matrix, got shape {T.shape}")
+        if not np.allclose(T[3], [0, 0, 0, 1]) or not np.allclose(
+                T[:3, :3] @ T[:3, :3].T, np.eye(3), atol=1e-4):
+            raise ValueError("scan pose is not a rigid transform")
+        pts = np.asarray(scan.points)
+        if pts.ndim != 2 or pts.shape[1] != 3:
+            raise ValueError(f"scan points must be (N, 3), got {pts.shape}")
+        pts = pts[np.all(np.isfinite(pts), axis=1)]
+        return pts if len(pts) else None
+
+    def integrate(self, scan: Scan) -> UpdateStats:
+        t0 = time.perf_counter()
+        p = self.params
+        pts = self._check_scan(scan)
+        if pts is None:
+            self.n_skipped += 1
+            return UpdateStats(time.perf_counter() - t0, 0, {"skipped": 1.0})
+        T = np.asarray(scan.T_map_sensor, np.float64)
+        new = sample_scan(pts, T, self.rng, n_rays=p.n_rays, n_near=p.near_samples,
+                          n_free=p.free_samples, truncation_m=p.truncation_m,
+                          behind_m=p.behind_m, min_range_m=p.min_range_m)
+        new = new.subset(self.bounds.contains(new.points))
+        carved = self.window.carve(pts, T, margin_m=p.carve_margin_m, bin_rad=p.carve_bin_rad)
+        self.known.mark_rays(T[:3, 3], pts @ T[:3, :3].T + T[:3, 3], p.behind_m)
+        novelty = self._novelty(new)
+        t_sample = time.perf_counter() - t0
+        loss = self._train(new, self.window.samples())
+        self.window.add(new, novelty, scan.stamp_s)
+        self.n_integrated += 1
+        return UpdateStats(time.perf_counter() - t0, int(len(pts)), {
+            "loss": loss, "samples": float(len(new)), "carved": float(carved),
+            "novelty": novelty, "keyframes": float(len(self.window.keyframes)),
+            "sample_s": t_sample})
+
+    def _novelty(self, new: RaySamples) -> float:
+        surface = new.points[~new.free & (new.target == 0)]
+        if len(surface) == 0:
+            return 0.0
+        with torch.no_grad():
+            d, _ = self._field(torch.from_numpy(surface).to(self.device), with_gradient=False)
+        return float(np.mean(np.abs(d.cpu().numpy()) > self.params.novelty_m))
+
+    def _tensors(self, s: RaySamples) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        dev = self.device
+        return (torch.from_numpy(s.points).to(dev), torch.from_numpy(s.target).to(dev),
+                torch.from_numpy(s.free).to(dev))
+
+    def _train(self, new: RaySamples, replay: RaySamples) -> float:
+        p = self.params
+        if len(new) == 0 or p.steps == 0:
+            return 0.0
+        loss_value = 0.0
+        for _ in range(p.steps):
+            if len(replay) and p.replay_samples:
+                pick = self.rng.integers(0, len(replay), min(p.replay_samples, len(replay)))
+                batch = RaySamples.concatenate([new, replay.subset(pick)])
+            else:
+                batch = new
+            x, target, free = self._tensors(batch)
+            sdf, grad = self._field(x)
+            near = ~free
+            zero = sdf.new_zeros(())
+            l_near = (sdf[near] - target[near]).abs().mean() if near.any() else zero
+            if free.any():
+                sf, bf = sdf[free], target[free]
+                l_free = (torch.relu(sf - bf) + torch.relu(-sf)).mean()
+            else:
+                l_free = zero
+            l_eik = ((grad.norm(dim=1) - 1.0) ** 2).mean()
+            loss = l_near + p.free_weight * l_free + p.eikonal_weight * l_eik
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_value = float(loss.detach())
+        return loss_value
+
+    # ------------------------------------------------------------------ outputs
+    def mesh(self) -> TriangleMesh:
+        if not self.known.grid.any():
+            return empty_mesh()
+        h = self.params.mesh_voxel_m
+        lo = np.asarray(self.bounds.min_xyz, float)
+        n = np.floor(self.bounds.size / h).astype(int) + 1
+        axes = [lo[a] + h * np.arange(n[a]) for a in range(3)]
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+        mask = self.known.contains(grid)
+        values = np.full(len(grid), 1e3, np.float32)
+        sel = grid[mask].astype(np.float32)
+        with torch.no_grad():
+            for a in range(0, len(sel), _QUERY_CHUNK):
+                x = torch.from_numpy(sel[a:a + _QUERY_CHUNK]).to(self.device)
+                d, _ = self._field(x, with_gradient=False)
+                values[np.flatnonzero(mask)[a:a + len(x)]] = d.cpu().numpy()
+        return marching_cubes(values.reshape(n), lo, h, mask.reshape(n))
+
+    def memory_bytes(self) -> int:
+        return int(sum(t.numel() * t.element_size() for t in self._parameters()))
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: Path) -> None:
+        arrays: dict[str, np.ndarray] = {
+            "method": np.array(METHOD),
+            "params": np.array(json.dumps(dataclasses.asdict(self.params))),
+            "bounds": np.array([self.bounds.min_xyz, self.bounds.max_xyz], np.float64),
+            "known": self.known.grid,
+            "counts": np.array([self.n_integrated, self.n_skipped], np.int64),
+        }
+        for name, t in self._named_parameters().items():
+            arrays[f"param/{name}"] = t.detach().cpu().numpy()
+            state = self.optimizer.state.get(t, {})
+            for key in ("exp_avg", "exp_avg_sq", "step"):
+                if key in state:
+                    arrays[f"adam/{name}/{key}"] = torch.as_tensor(state[key]).cpu().numpy()
+        with open(Path(path), "wb") as fh:
+            np.savez(fh, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> NeuralSDFMapper:
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                data = {k: f[k] for k in f.files}
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            raise ValueError(f"{path}: not a readable map file ({exc})") from None
+        try:
+            if str(data["method"]) != METHOD:
+                raise ValueError(f"{path}: map written by {str(data['method'])!r}, not "
+                                 f"{METHOD!r}")
+            params = NeuralSDFParams(**json.loads(str(data["params"])))
+            b = data["bounds"]
+            bounds = MapBounds(tuple(map(float, b[0])), tuple(map(float, b[1])))
+            mapper = cls(bounds, params)
+            known = data["known"]
+            if known.shape != mapper.known.grid.shape or known.dtype != bool:
+                raise ValueError("known-space grid has the wrong shape")
+            mapper.known.grid[:] = known
+            mapper.n_integrated, mapper.n_skipped = (int(v) for v in data["counts"])
+            for name, t in mapper._named_parameters().items():
+                arr = data[f"param/{name}"]
+                if arr.shape != tuple(t.shape):
+                    raise ValueError(f"{name} has shape {arr.shape}, expected {tuple(t.shape)}")
+                with torch.no_grad():
+                    t.copy_(torch.from_numpy(arr))
+                if f"adam/{name}/exp_avg" in data:
+                    mapper.optimizer.state[t] = {
+                        "step": torch.tensor(float(data[f"adam/{name}/step"])),
+                        "exp_avg": torch.from_numpy(data[f"adam/{name}/exp_avg"]).to(t.device),
+                        "exp_avg_sq": torch.from_numpy(
+                            data[f"adam/{name}/exp_avg_sq"]).to(t.device)}
+        except ValueError as exc:
+            raise ValueError(f"{path}: malformed neural map: {exc}") from None
+        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: malformed neural map ({exc!r})") from None
+        return mapper
+
+
+__all__ = ["Decoder", "NeuralSDFMapper", "NeuralSDFParams"]
