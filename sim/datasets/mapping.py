@@ -29,14 +29,17 @@ same spec always gives the same noisy frames and the cache holds the clean rende
 with the square of the range) and ``q`` the quantisation step.
 
 Moving spec (``move=True``): half way through the sequence one room object (of
-:data:`MOVABLE_CLASSES`, the one the camera sees most around the middle) is teleported by
-``move_distance`` (its body's model position changes; it is kinematic). The move happens just before
-frame ``move_frame``, chosen in the middle quarter of the sequence as the frame after the
-one that sees the object most. Recorded: the object's body, its world axis-aligned boxes
-before/after, and ``old_surface_points``: points of the object's surface seen in the frame
-before the move (clean depth, segmentation) that are free space after the move (true
-distance >= 0.10 m) and whose ray in frame ``move_frame`` runs at least 0.10 m past them
-(so that first scan after the move sees through them). :meth:`MappingSequence.scene_sdf`
+:data:`MOVABLE_CLASSES`) is teleported by ``move_distance`` (its body's model position
+changes; it is kinematic) to the first of 16 horizontal directions that keeps it 5 cm clear
+of everything else and out of the robot's loop. The move happens just before frame
+``move_frame``; object and frame (in the middle quarter of the sequence) are those where the
+object stays in view longest: the most pixels it covers at its worst over the
+:data:`VIEW_BEFORE` frames before and the :data:`VIEW_AFTER` frames from the move on (as if
+it had not moved). Recorded: the object's body, its world axis-aligned boxes before/after,
+and ``old_surface_points``: points of the object's surface seen in the frame before the move
+(clean depth, segmentation) that are free space after the move (true distance >= 0.10 m) and
+whose ray in frame ``move_frame`` runs at least 0.10 m past them (so the first scan after
+the move sees through them). :meth:`MappingSequence.scene_sdf`
 gives the exact SDF before (``after_move=False``) or after the move.
 
 =============== ========= ==============================================================
@@ -82,13 +85,15 @@ from neuro_nodes.mapping.types import MapBounds, Scan
 from neuro_nodes.perception.types import PinholeCamera
 
 #: Bump when the rendered data would change for the same spec.
-CODE_VERSION = 1
+CODE_VERSION = 2
 #: The room's default mapping box (room half extents 4.0 x 3.5, height 2.8, plus margin).
 ROOM_BOUNDS = MapBounds((-4.5, -4.0, -0.3), (4.5, 4.0, 3.1))
 #: Old-surface points are kept only where they are free after the move by this much (m),
 #: and where the move frame's ray passes this far beyond them.
 FREE_MARGIN_M = 0.10
 MAX_OLD_POINTS = 2000
+#: The moved object is chosen to stay in view this many frames before / after the move.
+VIEW_BEFORE, VIEW_AFTER = 4, 10
 #: Fields that change the noise only (applied at read time), not the render.
 _NOISE_FIELDS = ("noise_a", "noise_quant_m")
 #: Objects the moving spec may teleport (compact ones, that fit elsewhere in the room).
@@ -346,19 +351,26 @@ def _make_move(world: Any, sensor: Any, spec: MappingSpec, camera: PinholeCamera
     for i, b in enumerate(bodies):
         geom_body[_body_geoms(world, b)] = i
     n = spec.n_frames
-    lo, hi = max(1, n // 2 - n // 8), min(n - 2, n // 2 + n // 8)
-    counts = np.zeros((hi - lo + 1, len(bodies)), np.int64)
+    lo, hi = max(VIEW_BEFORE, n // 2 - n // 8), min(n - VIEW_AFTER, n // 2 + n // 8)
+    if hi < lo:
+        raise ValueError(f"{spec.name}: too few frames ({n}) for a move half way")
+    first, last = lo - VIEW_BEFORE, hi + VIEW_AFTER
+    counts = np.zeros((last - first, len(bodies)), np.int64)
     segs = {}
-    for i, k in enumerate(range(lo, hi + 1)):
+    for i, k in enumerate(range(first, last)):
         _place_robot(world, spec, k / spec.depth_hz)
         seg = sensor.segmentation(world.data)
         segs[k] = seg
         ids = geom_body[seg[seg >= 0]]
         counts[i] = np.bincount(ids[ids >= 0], minlength=len(bodies))
-    i_frame, i_body = np.unravel_index(int(counts.argmax()), counts.shape)
+    # the object (and move frame) that stays in view longest around the move: the least
+    # pixels it covers over the frames VIEW_BEFORE before to VIEW_AFTER after, at its best
+    score = np.stack([counts[k - VIEW_BEFORE - first:k + VIEW_AFTER - first].min(axis=0)
+                      for k in range(lo, hi + 1)])
+    i_frame, i_body = np.unravel_index(int(score.argmax()), score.shape)
     body = bodies[int(i_body)]
-    seen_frame = lo + int(i_frame)
-    move_frame = seen_frame + 1
+    move_frame = lo + int(i_frame)
+    seen_frame = move_frame - 1
     old_box = _body_box(world, body)
     # the displacement: the first of 16 horizontal directions that keeps the object clear
     # of the other geoms (and the walls) and out of the robot's loop

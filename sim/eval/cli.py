@@ -1,4 +1,4 @@
-"""``neuro eval flow|egomotion``: every registered method on the same windows.
+"""``neuro eval flow|egomotion|mapping``: every registered method on the same data.
 
 Registered into ``neuro`` through the ``neuro_nodes.cli`` entry-point group. Without
 ``--scene``/``--bag`` it runs :data:`sim.datasets.event_motion.TEST_SPECS`; ``--scene``
@@ -7,6 +7,9 @@ takes a sequence name (``rotation-grid-x1-s0``) or a motion kind (``rotation``,
 without ground truth (contrast gain over zero motion, |omega|). Methods asked for but not
 registered are skipped with a note, never faked. Torch runs single-threaded here: on a
 2-core machine two threads contend and run several times slower.
+
+``neuro eval mapping`` runs the mappers (:mod:`neuro_nodes.mapping.registry`) on the
+simulated depth sequences of :mod:`sim.datasets.mapping` (metrics: :mod:`sim.eval.mapping`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 from typing import Any
 
 DEFAULT_METHODS = "cmax,emoflow,snn"
+DEFAULT_MAPPERS = "neural,tsdf"
 
 
 def register(sub: Any) -> None:
@@ -42,6 +46,27 @@ def register(sub: Any) -> None:
                        help="hide the gyro from the methods (events only)")
         t.add_argument("--json", action="store_true", help="print the results as JSON")
         t.set_defaults(func=run)
+    _register_mapping(tasks)
+
+
+def _register_mapping(tasks: Any) -> None:
+    t = tasks.add_parser("mapping", help="mappers vs the exact SDF: SDF L1, Chamfer, "
+                                         "update rate, query latency, memory, clearing")
+    t.add_argument("--scene", metavar="S",
+                   help="a sequence name (room-s0, room-s1, room-s2; tuning: room-s100..102; "
+                        "default: the three test sequences)")
+    t.add_argument("--methods", default=DEFAULT_MAPPERS,
+                   help=f"comma-separated mappers (default {DEFAULT_MAPPERS})")
+    t.add_argument("--frames", type=int, metavar="N",
+                   help="use the first N frames of each sequence (default all)")
+    t.add_argument("--quick", action="store_true",
+                   help="room-s0 only, 15 frames, fewer evaluation points (smoke test)")
+    t.add_argument("--no-noise", action="store_true", help="feed the noise-free depth")
+    t.add_argument("--no-moving", action="store_true",
+                   help="skip the moved-object clearing run")
+    t.add_argument("--cache", metavar="DIR", help="sequence cache folder")
+    t.add_argument("--json", action="store_true", help="print the results as JSON")
+    t.set_defaults(func=run_mapping)
 
 
 def _select(scene: str | None, quick: bool) -> list[Any]:
@@ -206,4 +231,123 @@ def _run_bag(args: argparse.Namespace, names: list[str], missing: list[str]) -> 
     return 0
 
 
-__all__ = ["register", "run"]
+def _mapping_specs(scene: str | None, quick: bool) -> tuple[list[Any], Any]:
+    """The static specs to run and the moving spec of the same split."""
+    from sim.datasets.mapping import (
+        MOVING_SPEC,
+        TEST_SPECS,
+        TUNE_MOVING_SPEC,
+        TUNE_SPECS,
+        spec_by_name,
+    )
+
+    if scene is None:
+        specs = [TEST_SPECS[0]] if quick else list(TEST_SPECS)
+    else:
+        spec = spec_by_name(scene)
+        if spec.move:
+            raise ValueError(f"--scene {scene!r} is the moving sequence; name a static one "
+                             f"(the clearing run uses it by itself)")
+        specs = [spec]
+    tuning = all(s in TUNE_SPECS for s in specs)
+    return specs, TUNE_MOVING_SPEC if tuning else MOVING_SPEC
+
+
+def run_mapping(args: argparse.Namespace) -> int:
+    from sim.eval import mapping as E
+
+    try:
+        names, missing = E.split_methods(args.methods)
+        if args.frames is not None and args.frames < 2:
+            raise ValueError(f"--frames must be at least 2, got {args.frames}")
+        specs, moving_spec = _mapping_specs(args.scene, args.quick)
+    except ValueError as err:
+        print(f"neuro eval: {err}", file=sys.stderr)
+        return 2
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from sim.datasets.mapping import make_sequence
+
+    cfg = (E.EvalConfig.quick(args.frames, not args.no_noise) if args.quick
+           else E.EvalConfig(frames=args.frames, noise=not args.no_noise))
+    notes = [f"{m}: not registered, skipped" for m in missing]
+    per_seq: dict[str, dict[str, Any]] = {m: {} for m in names}
+    clearing: dict[str, Any] = {}
+    started: set[str] = set(names)
+    with Progress(TextColumn("[bold blue]{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), transient=True,
+                  console=Console(stderr=True)) as progress:
+        for spec in specs:
+            seq = make_sequence(spec, args.cache)
+            truth = E.truth_for(seq, cfg)
+            for m in names:
+                if m not in started:
+                    continue
+                mapper = E.start_mapper(m, seq, notes)
+                if mapper is None:
+                    started.discard(m)
+                    continue
+                task = progress.add_task(f"{m} {seq.name}", total=len(truth.frames))
+                per_seq[m][seq.name] = E.evaluate_static(
+                    mapper, seq, truth, cfg, lambda t=task: progress.advance(t))
+                progress.remove_task(task)
+                del mapper
+        if not args.no_moving and started:
+            seq = make_sequence(moving_spec, args.cache)
+            for m in names:
+                if m not in started:
+                    continue
+                mapper = E.start_mapper(m, seq, notes)
+                if mapper is None:
+                    continue
+                task = progress.add_task(f"{m} {seq.name} (clearing)")
+                clearing[m] = E.evaluate_clearing(mapper, seq, cfg,
+                                                  lambda t=task: progress.advance(t))
+                progress.remove_task(task)
+                del mapper
+    out = {"task": "mapping", "sequences": [s.name for s in specs],
+           "moving_sequence": None if args.no_moving else moving_spec.name,
+           "frames": cfg.frames, "quick": bool(args.quick), "noise": cfg.noise,
+           "methods": {m: E.summarise(per_seq[m], clearing.get(m))
+                       for m in names if per_seq[m]},
+           "notes": list(dict.fromkeys(notes))}
+    _report_mapping(out, args)
+    return 0
+
+
+def _report_mapping(out: dict[str, Any], args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"neuro eval mapping ({', '.join(out['sequences'])}; noise "
+                        f"{'on' if out['noise'] else 'off'})")
+    cols = (("sdf_l1_near_m", "L1 near cm", 100, 2), ("sdf_l1_free_m", "L1 free cm", 100, 2),
+            ("chamfer_m", "Chamfer cm", 100, 2), ("completion_ratio", "compl. <5cm", 1, 3),
+            ("update_hz", "updates/s", 1, 1), ("query_ms_10k", "10k query ms", 1, 1),
+            ("memory_mb", "memory MB", 1, 1), ("clear_updates", "clear updates", 1, 0))
+    table.add_column("method")
+    for _, title, _, _ in cols:
+        table.add_column(title, justify="right")
+    for m, r in out["methods"].items():
+        table.add_row(m, *(_fmt(None if r.get(k) is None else r[k] * s, nd)
+                           for k, _, s, nd in cols))
+    Console().print(table)
+    for note in out["notes"]:
+        print(f"note: {note}")
+    parts = [f"{m} L1 near {_fmt(_cm(r.get('sdf_l1_near_m')))} cm, Chamfer "
+             f"{_fmt(_cm(r.get('chamfer_m')))} cm, {_fmt(r.get('update_hz'), 1)} Hz, "
+             f"query {_fmt(r.get('query_ms_10k'), 1)} ms, clear "
+             f"{r.get('clear_updates') if r.get('clear_updates') is not None else 'n/a'}"
+             for m, r in out["methods"].items()]
+    print("eval mapping: " + ("; ".join(parts) if parts else "no method ran"))
+
+
+def _cm(v: float | None) -> float | None:
+    return None if v is None else 100 * v
+
+
+__all__ = ["register", "run", "run_mapping"]
