@@ -104,15 +104,15 @@ class MapperParams:
                                       max=5.0)
     robot_radius_m: float = param(0.25, "Slice occupancy: 100 inside obstacles, a ramp to 0 "
                                   "within this distance of them (m)", min=0.0, max=10.0)
-    slice_period_s: float = param(1.0, "Seconds between ESDF slices; 0: none", min=0.0,
+    slice_period_s: float = param(2.0, "Seconds between ESDF slices; 0: none", min=0.0,
                                   max=3600.0)
     points_resolution_m: float = param(0.2, "Grid step of the 3D ESDF points (m)",
                                        min=0.01, max=5.0)
     points_max_distance_m: float = param(0.5, "3D ESDF points: only those at most this far "
                                          "from a surface (m)", min=0.01, max=100.0)
-    points_period_s: float = param(5.0, "Seconds between 3D ESDF clouds; 0: none", min=0.0,
+    points_period_s: float = param(10.0, "Seconds between 3D ESDF clouds; 0: none", min=0.0,
                                    max=3600.0)
-    mesh_period_s: float = param(5.0, "Seconds between meshes; 0: none", min=0.0,
+    mesh_period_s: float = param(10.0, "Seconds between meshes; 0: none", min=0.0,
                                  max=3600.0)
     mesh_max_triangles: int = param(200_000, "Most triangles in ~/mesh (taken evenly)",
                                     min=1, max=10_000_000)
@@ -218,8 +218,13 @@ class MapperNode(NeuroNode[MapperParams]):
         self.create_service(QueryDistance, "~/query_distance", self._on_query)
         self.create_service(Trigger, "~/save_map", self._on_save)
         self.create_service(Trigger, "~/reset", self._on_reset)
+        self._outbox: dict[str, Any] = {}  # output kind -> its send(), newest only
+        self._out_wake = threading.Condition()
         self._worker = threading.Thread(target=self._run, daemon=True, name="mapper")
+        self._sender = threading.Thread(target=self._send_outputs, daemon=True,
+                                        name="mapper-outputs")
         self._worker.start()
+        self._sender.start()
         self.get_logger().info(f"mapping by {self.mapper.name} in {p.map_frame} "
                                f"{tuple(p.bounds_min)}..{tuple(p.bounds_max)}")
 
@@ -349,42 +354,64 @@ class MapperNode(NeuroNode[MapperParams]):
         self.health.count("points_used", stats.points_used)
 
     def _publish_due(self) -> None:
+        """Sample the outputs that are due (under the map lock, on this thread); their
+        message conversion and publishing run on the output thread, so a big mesh does not
+        hold up the next scan."""
         if self._last_stamp is None:
             return
         p, now = self.params, time.monotonic()
-        for kind, period, fn in (("slice", p.slice_period_s, self._publish_slice),
-                                 ("points", p.points_period_s, self._publish_points),
-                                 ("mesh", p.mesh_period_s, self._publish_mesh)):
+        for kind, period, sample in (("slice", p.slice_period_s, self._sample_slice),
+                                     ("points", p.points_period_s, self._sample_points),
+                                     ("mesh", p.mesh_period_s, self._sample_mesh)):
             if period > 0 and now >= self._due[kind] and self._shown[kind] != self._version:
                 self._due[kind], self._shown[kind] = now + period, self._version
                 try:
-                    fn(p, self._last_stamp)
+                    send = sample(p, self._last_stamp)
                 except Exception as err:  # an output failure loses this output only
                     self._problem(f"{kind}_failure", f"{type(err).__name__}: {err}")
+                    continue
+                with self._out_wake:
+                    self._outbox[kind] = send  # an older one not yet sent is replaced
+                    self._out_wake.notify()
 
-    def _publish_slice(self, p: MapperParams, stamp: Any) -> None:
+    def _send_outputs(self) -> None:
+        while True:
+            with self._out_wake:
+                while not self._outbox and not self._stopping:
+                    self._out_wake.wait()
+                if self._stopping:
+                    return
+                kind, send = self._outbox.popitem()
+            try:
+                send()
+                self.health.count(kind)
+            except Exception as err:
+                self._problem(f"{kind}_failure", f"{type(err).__name__}: {err}")
+
+    def _sample_slice(self, p: MapperParams, stamp: Any):  # noqa: ANN202 - () -> None
         with self._map_lock:
             sl = esdf.esdf_slice(self.mapper, p.slice_height_m, p.slice_resolution_m)
-        self._pubs["slice"].publish(mc.occupancy_grid(
-            esdf.occupancy_values(sl, p.robot_radius_m), sl.origin_xy, sl.resolution_m,
-            p.slice_height_m, p.map_frame, stamp))
-        shown = np.where(sl.observed, sl.distance, np.nan)  # NaN: not observed
-        self._pubs["slice_image"].publish(mc.float_image(shown, p.map_frame, stamp))
-        self.health.count("slices")
 
-    def _publish_points(self, p: MapperParams, stamp: Any) -> None:
+        def send() -> None:
+            self._pubs["slice"].publish(mc.occupancy_grid(
+                esdf.occupancy_values(sl, p.robot_radius_m), sl.origin_xy, sl.resolution_m,
+                p.slice_height_m, p.map_frame, stamp))
+            shown = np.where(sl.observed, sl.distance, np.nan)  # NaN: not observed
+            self._pubs["slice_image"].publish(mc.float_image(shown, p.map_frame, stamp))
+        return send
+
+    def _sample_points(self, p: MapperParams, stamp: Any):  # noqa: ANN202
         with self._map_lock:
             pts, dist = esdf.esdf_points(self.mapper, p.points_resolution_m,
                                          p.points_max_distance_m)
-        self._pubs["points"].publish(mc.distance_cloud(pts, dist, p.map_frame, stamp))
-        self.health.count("esdf_clouds")
+        return lambda: self._pubs["points"].publish(mc.distance_cloud(pts, dist, p.map_frame,
+                                                                      stamp))
 
-    def _publish_mesh(self, p: MapperParams, stamp: Any) -> None:
+    def _sample_mesh(self, p: MapperParams, stamp: Any):  # noqa: ANN202
         with self._map_lock:
             mesh = self.mapper.mesh()
-        self._pubs["mesh"].publish(mc.mesh_marker(mesh, p.map_frame, stamp,
-                                                  max_triangles=p.mesh_max_triangles))
-        self.health.count("meshes")
+        return lambda: self._pubs["mesh"].publish(mc.mesh_marker(
+            mesh, p.map_frame, stamp, max_triangles=p.mesh_max_triangles))
 
     # -- services (executor thread) ---------------------------------------------------------
     def _on_query(self, req: QueryDistance.Request,
@@ -446,7 +473,10 @@ class MapperNode(NeuroNode[MapperParams]):
             with self._wake:
                 self._stopping = True
                 self._wake.notify()
+            with self._out_wake:
+                self._out_wake.notify()
             self._worker.join(timeout=10.0)
+            self._sender.join(timeout=10.0)
         super().destroy_node()
 
 

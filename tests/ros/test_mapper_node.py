@@ -187,10 +187,11 @@ def test_mapper_maps_a_wall_answers_queries_counts_bad_input_and_saves(probe,
     assert int(last.get("error:bad_image", 0)) == 2, (last, out)
     assert int(last["error:missing_tf"]) == 1, last
     n_scans = int(last["scans"])
-    assert n_scans == 17, last
+    assert 15 <= n_scans <= 17, last  # 17 sent, best effort (the sensor-data QoS)
     dropped, integrated = int(last.get("scans_dropped", 0)), int(last["integrated"])
+    assert integrated + dropped + 2 + 1 == n_scans, last  # every scan received is accounted
     # the first burst (0.5 s at 20 Hz) allows at most 2 integrations at 2 Hz
-    assert 5 <= integrated <= 4 + 3 and dropped >= 7, last
+    assert 5 <= integrated <= 4 + 3 and dropped >= n_scans - 3 - 7, last
     assert "latency_p50_ms" in last
     # distances to the wall within a voxel (5 cm) and gradients pointing away from it
     assert obs.all(), obs
