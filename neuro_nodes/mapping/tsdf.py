@@ -430,35 +430,37 @@ class TSDFMapper:
         tsdf, weight, origin = dense
         vs, tau, dmax = self.params.voxel_size, self._trunc_m, self.params.esdf_max_distance_m
         observed = weight > 0
-        sdf = np.where(observed, tsdf * tau, tau).astype(np.float32)
+        sdf = np.where(observed, tsdf * np.float32(tau), np.float32(tau))
         neg = observed & (tsdf < 0)
         seed = np.zeros_like(observed)
-        for ax in range(3):
-            for shift in (1, -1):
-                nb_obs = np.roll(observed, shift, axis=ax)
-                nb_neg = np.roll(neg, shift, axis=ax)
-                edge = [slice(None)] * 3
-                edge[ax] = 0 if shift == 1 else -1  # np.roll wraps around: ignore that face
-                flip = observed & nb_obs & (nb_neg != neg)
-                flip[tuple(edge)] = False
-                seed |= flip
-        band = observed & (np.abs(tsdf) < 1.0)
+        for ax in range(3):  # both voxels of every observed pair that straddles the surface
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[ax], hi[ax] = slice(0, -1), slice(1, None)
+            lo, hi = tuple(lo), tuple(hi)
+            flip = observed[lo] & observed[hi] & (neg[lo] != neg[hi])
+            seed[lo] |= flip
+            seed[hi] |= flip
         if seed.any():
             # indices only (the distances follow from them at a third of scipy's cost)
             nearest = ndimage.distance_transform_edt(~seed, return_distances=False,
                                                      return_indices=True)
             sq = np.zeros(sdf.shape, np.float32)
             for ax, axis_index in enumerate(np.ogrid[tuple(slice(0, n) for n in sdf.shape)]):
-                sq += np.square((nearest[ax] - axis_index).astype(np.float32))
+                diff = (nearest[ax] - axis_index.astype(nearest.dtype)).astype(np.float32)
+                sq += diff * diff
             seed_sdf = sdf[nearest[0], nearest[1], nearest[2]]
-            via_seed = vs * np.sqrt(sq) + np.abs(seed_sdf)
-            unknown_sign = np.where(seed_sdf < 0, -1.0, 1.0)
+            del nearest
+            magnitude = np.sqrt(sq) * np.float32(vs) + np.abs(seed_sdf)
+            sign_unknown = seed_sdf < 0
         else:
-            via_seed = np.full(sdf.shape, dmax, np.float32)
-            unknown_sign = np.ones(sdf.shape)
-        magnitude = np.minimum(np.where(band, np.abs(sdf), np.inf), via_seed)
-        sign = np.where(observed, np.where(neg, -1.0, 1.0), unknown_sign)
-        distance = np.clip(sign * magnitude, -dmax, dmax).astype(np.float32)
+            magnitude = np.full(sdf.shape, dmax, np.float32)
+            sign_unknown = np.zeros(sdf.shape, bool)
+        band = observed & (np.abs(tsdf) < 1.0)
+        np.minimum(magnitude, np.abs(sdf), out=magnitude, where=band)
+        negative = np.where(observed, neg, sign_unknown)
+        np.negative(magnitude, out=magnitude, where=negative)
+        distance = np.clip(magnitude, -dmax, dmax, out=magnitude)
         self._esdf = _Esdf(origin, distance, observed)
         self.esdf_compute_s = time.perf_counter() - t0
 
