@@ -59,7 +59,22 @@ def test_table_and_summary_line(cache: Path, capsys: pytest.CaptureFixture[str])
     assert "clear n/a" in text  # no moving run asked for
 
 
-@pytest.mark.parametrize("args", [["--frames", "1"], ["--scene", "room-s7"],
+def test_parameter_overrides(cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("open3d")
+    base = ["--quick", "--frames", "3", "--no-moving", "--methods", "tsdf", "--cache",
+            str(cache)]
+    fine = run_json(capsys, *base, "--param", "tsdf.voxel_size=0.05")
+    coarse = run_json(capsys, *base, "--param", "tsdf.voxel_size=0.1")
+    assert coarse["params"] == {"tsdf": {"voxel_size": 0.1}}
+    assert coarse["methods"]["tsdf"]["memory_mb"] < 0.5 * fine["methods"]["tsdf"]["memory_mb"]
+    # a parameter the mapper does not have: noted, nothing faked, non-zero exit
+    assert main(["eval", "mapping", *base, "--param", "tsdf.no_such=1", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["methods"] == {} and "tsdf: cannot start" in out["notes"][0]
+
+
+@pytest.mark.parametrize("args", [["--param", "voxel_size=1"], ["--param", "neural.x=1"],
+                                  ["--frames", "1"], ["--scene", "room-s7"],
                                   ["--scene", "room-s0-moving"]])
 def test_bad_arguments(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "mapping", "--methods", "tsdf", *args]) == 2

@@ -15,6 +15,7 @@ simulated depth sequences of :mod:`sim.datasets.mapping` (metrics: :mod:`sim.eva
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -64,6 +65,9 @@ def _register_mapping(tasks: Any) -> None:
     t.add_argument("--no-noise", action="store_true", help="feed the noise-free depth")
     t.add_argument("--no-moving", action="store_true",
                    help="skip the moved-object clearing run")
+    t.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                   help="override a mapper parameter, e.g. tsdf.voxel_size=0.04 (repeatable; "
+                        "for equal-memory comparisons and tuning on room-s100..102)")
     t.add_argument("--cache", metavar="DIR", help="sequence cache folder")
     t.add_argument("--json", action="store_true", help="print the results as JSON")
     t.set_defaults(func=run_mapping)
@@ -261,6 +265,7 @@ def run_mapping(args: argparse.Namespace) -> int:
         if args.frames is not None and args.frames < 2:
             raise ValueError(f"--frames must be at least 2, got {args.frames}")
         specs, moving_spec = _mapping_specs(args.scene, args.quick)
+        overrides = E.parse_overrides(args.param, names)
     except ValueError as err:
         print(f"neuro eval: {err}", file=sys.stderr)
         return 2
@@ -284,7 +289,7 @@ def run_mapping(args: argparse.Namespace) -> int:
             for m in names:
                 if m not in started:
                     continue
-                mapper = E.start_mapper(m, seq, notes)
+                mapper = E.start_mapper(m, seq, notes, overrides.get(m))
                 if mapper is None:
                     started.discard(m)
                     continue
@@ -298,7 +303,7 @@ def run_mapping(args: argparse.Namespace) -> int:
             for m in names:
                 if m not in started:
                     continue
-                mapper = E.start_mapper(m, seq, notes)
+                mapper = E.start_mapper(m, seq, notes, overrides.get(m))
                 if mapper is None:
                     continue
                 task = progress.add_task(f"{m} {seq.name} (clearing)")
@@ -309,11 +314,12 @@ def run_mapping(args: argparse.Namespace) -> int:
     out = {"task": "mapping", "sequences": [s.name for s in specs],
            "moving_sequence": None if args.no_moving else moving_spec.name,
            "frames": cfg.frames, "quick": bool(args.quick), "noise": cfg.noise,
+           "config": dataclasses.asdict(cfg), "params": overrides,
            "methods": {m: E.summarise(per_seq[m], clearing.get(m))
                        for m in names if per_seq[m]},
            "notes": list(dict.fromkeys(notes))}
     _report_mapping(out, args)
-    return 0
+    return 0 if out["methods"] or not names else 1  # asked for mappers, none ran
 
 
 def _report_mapping(out: dict[str, Any], args: argparse.Namespace) -> None:
@@ -325,10 +331,11 @@ def _report_mapping(out: dict[str, Any], args: argparse.Namespace) -> None:
 
     table = Table(title=f"neuro eval mapping ({', '.join(out['sequences'])}; noise "
                         f"{'on' if out['noise'] else 'off'})")
-    cols = (("sdf_l1_near_m", "L1 near cm", 100, 2), ("sdf_l1_free_m", "L1 free cm", 100, 2),
-            ("chamfer_m", "Chamfer cm", 100, 2), ("completion_ratio", "compl. <5cm", 1, 3),
-            ("update_hz", "updates/s", 1, 1), ("query_ms_10k", "10k query ms", 1, 1),
-            ("memory_mb", "memory MB", 1, 1), ("clear_updates", "clear updates", 1, 0))
+    # short titles: the table fits 80 columns (units: cm, Hz, ms, MB, updates)
+    cols = (("sdf_l1_near_m", "near cm", 100, 2), ("sdf_l1_free_m", "free cm", 100, 2),
+            ("chamfer_m", "chamf cm", 100, 2), ("completion_ratio", "compl", 1, 3),
+            ("update_hz", "upd Hz", 1, 1), ("query_ms_10k", "q10k ms", 1, 1),
+            ("memory_mb", "MB", 1, 1), ("clear_updates", "clear", 1, 0))
     table.add_column("method")
     for _, title, _, _ in cols:
         table.add_column(title, justify="right")

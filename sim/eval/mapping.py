@@ -33,6 +33,7 @@ are skipped with a note, never faked.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -88,11 +89,33 @@ def split_methods(text: str) -> tuple[list[str], list[str]]:
     return [m for m in asked if m in METHODS], [m for m in asked if m not in METHODS]
 
 
-def start_mapper(name: str, seq: MappingSequence, notes: list[str]) -> Mapper | None:
-    """A fresh mapper, or None with a note when it cannot start."""
+def parse_overrides(items: list[str], methods: list[str]) -> dict[str, dict[str, Any]]:
+    """``["tsdf.voxel_size=0.04", ...]`` -> ``{"tsdf": {"voxel_size": 0.04}}`` (values as
+    JSON where they parse, else strings); ValueError for a malformed item."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        head, eq, text = item.partition("=")
+        method, dot, key = head.partition(".")
+        if not (eq and dot and method and key):
+            raise ValueError(f"--param {item!r}: expected METHOD.KEY=VALUE")
+        if method not in methods:
+            raise ValueError(f"--param {item!r}: method {method!r} is not being run "
+                             f"({', '.join(methods)})")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        out.setdefault(method, {})[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def start_mapper(name: str, seq: MappingSequence, notes: list[str],
+                 params: dict[str, Any] | None = None) -> Mapper | None:
+    """A fresh mapper (parameter overrides ``params``), or None with a note when it cannot
+    start (a bad override included)."""
     try:
-        return make_mapper(name, seq.bounds)
-    except (ImportError, ValueError, OSError, RuntimeError) as err:
+        return make_mapper(name, seq.bounds, **(params or {}))
+    except (ImportError, ValueError, OSError, RuntimeError, TypeError) as err:
         notes.append(f"{name}: cannot start ({type(err).__name__}: {err}), skipped")
         return None
 
@@ -224,6 +247,7 @@ __all__ = [
     "clean_json",
     "evaluate_clearing",
     "evaluate_static",
+    "parse_overrides",
     "split_methods",
     "start_mapper",
     "summarise",
