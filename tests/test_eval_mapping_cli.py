@@ -90,3 +90,19 @@ def test_quick_json_both_methods(cache: Path, capsys: pytest.CaptureFixture[str]
         for key in KEYS:
             assert key in r
         assert r["sdf_l1_near_m"] is not None and r["chamfer_m"] is not None
+
+
+def test_evaluation_points_are_fixed(cache: Path) -> None:
+    """Every method (and every run) is scored on the same points."""
+    import numpy as np
+
+    from sim.datasets.mapping import TEST_SPECS, make_sequence
+    from sim.eval.mapping import EvalConfig, truth_for
+
+    seq = make_sequence(TEST_SPECS[0], cache)
+    a, b = truth_for(seq, EvalConfig.quick(3)), truth_for(seq, EvalConfig.quick(3))
+    np.testing.assert_array_equal(a.points.near, b.points.near)
+    np.testing.assert_array_equal(a.points.free, b.points.free)
+    np.testing.assert_array_equal(a.surface, b.surface)
+    np.testing.assert_array_equal(a.query_points, b.query_points)
+    assert a.frames == range(3) and np.abs(a.points.near_true).max() <= 0.1
