@@ -229,3 +229,124 @@ def test_a_load_map_of_another_method_or_a_broken_file_stops_start_up(tmp_path) 
                            f"load_map:={broken}"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "not a neuro_nodes map file" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_odometry_pose_and_point_clouds_map_the_same_wall(probe) -> None:
+    """``pose_source odometry`` (base pose + the fixed mount) and ``input points``."""
+    from nav_msgs.msg import Odometry
+    from neuro_interfaces.srv import QueryDistance
+    from ros_helpers import spin_until
+    from sensor_msgs.msg import PointCloud2, PointField
+
+    from neuro_nodes.ros.qos import RELIABLE_QOS, SENSOR_QOS
+
+    mount = ",".join(str(v) for v in OPTICAL_IN_BASE)
+    proc = start("method:=tsdf", "input:=points", "pose_source:=odometry",
+                 f"sensor_mount:=[{mount}]", "slice_period_s:=0.0", "points_period_s:=0.0",
+                 "mesh_period_s:=0.0")
+    odom_pub = probe.create_publisher(Odometry, "/odom", RELIABLE_QOS)
+    cloud_pub = probe.create_publisher(PointCloud2, "/depth/points", SENSOR_QOS)
+    q_client = probe.create_client(QueryDistance, "/mapper/query_distance")
+    diags: list[dict[str, str]] = []
+    diagnostics_of(probe, "mapper", diags)
+    # the wall at z = 2 m in the optical frame, inside a 58 x 75 deg view
+    u, v = np.meshgrid(np.linspace(-1.1, 1.1, 80), np.linspace(-0.8, 0.8, 60))
+    pts = np.stack([u.ravel(), v.ravel(), np.full(u.size, WALL_Y)], 1).astype(np.float32)
+    pts = np.vstack([pts, [[np.nan, 0.0, 1.0]]]).astype(np.float32)  # a NaN point: dropped
+    try:
+        assert spin_until(probe, lambda: odom_pub.get_subscription_count() >= 1
+                          and cloud_pub.get_subscription_count() >= 1, 60.0)
+        yaw = math.pi / 2
+        for k in range(40):
+            o = Odometry()
+            o.header.frame_id = "map"
+            o.header.stamp.sec, o.header.stamp.nanosec = divmod(k * 100_000_000, 10**9)
+            o.pose.pose.position.x, o.pose.pose.position.y, o.pose.pose.position.z = BASE_XYZ
+            o.pose.pose.orientation.z, o.pose.pose.orientation.w = math.sin(yaw / 2), math.cos(
+                yaw / 2)
+            odom_pub.publish(o)
+            time.sleep(0.01)  # paced: the reliable depth-10 queues keep every sample
+        time.sleep(0.5)
+        fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+                  for i, n in enumerate("xyz")]
+        for k in range(4):
+            msg = PointCloud2(height=1, width=len(pts), fields=fields, point_step=12,
+                              row_step=12 * len(pts), data=pts.tobytes())
+            msg.header.frame_id = "camera_optical_frame"
+            msg.header.stamp.sec, msg.header.stamp.nanosec = 3, k * 200_000_000
+            cloud_pub.publish(msg)
+            time.sleep(0.3)
+        assert spin_until(probe, lambda: diags and int(diags[-1].get("integrated", 0)) >= 3,
+                          60.0), diags[-1:]
+        res, dist, grad, obs = query(probe, q_client, FREE)
+    finally:
+        stop(proc)
+    assert res.success and obs.all(), (res.message, obs)
+    np.testing.assert_allclose(dist, TRUE_DISTANCE, atol=0.06)
+    assert (grad[:, 1] < -0.8).all(), grad
+
+
+# -- the message conversions, without DDS --------------------------------------------------
+def test_depth_images_read_in_metres_with_row_padding_and_both_encodings() -> None:
+    from sensor_msgs.msg import Image
+
+    from neuro_nodes.ros.map_convert import depth_image
+
+    d = np.arange(12, dtype=np.float32).reshape(3, 4)
+    padded = np.zeros((3, 24), np.uint8)  # step 24 > 16 bytes of data per row
+    padded[:, :16] = d.view(np.uint8).reshape(3, 16)
+    got = depth_image(Image(height=3, width=4, encoding="32FC1", step=24,
+                            data=padded.tobytes()))
+    np.testing.assert_array_equal(got, d)
+    mm = np.array([[0, 1500], [2000, 65535]], ">u2")
+    got = depth_image(Image(height=2, width=2, encoding="16UC1", step=4, is_bigendian=True,
+                            data=mm.tobytes()))
+    np.testing.assert_allclose(got, [[0.0, 1.5], [2.0, 65.535]], rtol=1e-6)
+    with pytest.raises(ValueError, match="encoding 'rgb8'"):
+        depth_image(Image(height=2, width=2, encoding="rgb8", step=6, data=b"\x00" * 12))
+    with pytest.raises(ValueError, match="do not hold it"):
+        depth_image(Image(height=2, width=2, encoding="32FC1", step=8, data=b"\x00" * 12))
+
+
+def test_clouds_read_by_field_offsets_and_drop_non_finite_points() -> None:
+    from sensor_msgs.msg import PointCloud2, PointField
+
+    from neuro_nodes.ros.map_convert import cloud_points
+
+    rec = np.zeros(3, dtype=[("i", "<f4"), ("z", "<f4"), ("x", "<f4"), ("y", "<f4")])
+    rec["x"], rec["y"], rec["z"] = [1, 2, np.nan], [3, 4, 5], [6, 7, 8]
+    fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+              for i, n in enumerate(("i", "z", "x", "y"))]
+    msg = PointCloud2(height=1, width=3, fields=fields, point_step=16, row_step=48,
+                      data=rec.tobytes())
+    np.testing.assert_array_equal(cloud_points(msg), [[1, 3, 6], [2, 4, 7]])
+    msg.fields = fields[:2]
+    with pytest.raises(ValueError, match="no field x, y"):
+        cloud_points(msg)
+    msg.fields, msg.data = fields, rec.tobytes()[:20]
+    with pytest.raises(ValueError, match="do not hold it"):
+        cloud_points(msg)
+
+
+def test_mesh_marker_and_occupancy_grid_layout() -> None:
+    from builtin_interfaces.msg import Time
+    from visualization_msgs.msg import Marker
+
+    from neuro_nodes.mapping.types import TriangleMesh
+    from neuro_nodes.ros.map_convert import mesh_marker, occupancy_grid
+
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float32)
+    mesh = TriangleMesh(v, np.array([[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]], np.int32))
+    m = mesh_marker(mesh, "map", Time(sec=3), max_triangles=2)
+    assert m.type == Marker.TRIANGLE_LIST and len(m.points) == 6  # capped: 2 triangles
+    assert [(p.x, p.y, p.z) for p in m.points[:3]] == [(0, 0, 0), (1, 0, 0), (0, 1, 0)]
+    assert m.header.frame_id == "map" and m.header.stamp.sec == 3 and m.color.a == 1.0
+    empty = mesh_marker(TriangleMesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int32)),
+                        "map", Time(), max_triangles=10)
+    assert len(empty.points) == 0
+    values = np.array([[0, 100, -1], [50, 0, 0]], np.int8)  # rows along y
+    g = occupancy_grid(values, (-1.0, -2.0), 0.5, 0.3, "map", Time(sec=1))
+    assert (g.info.width, g.info.height, g.info.resolution) == (3, 2, 0.5)
+    assert (g.info.origin.position.x, g.info.origin.position.y,
+            g.info.origin.position.z) == (-1.0, -2.0, 0.3)
+    assert list(g.data) == [0, 100, -1, 50, 0, 0]
