@@ -37,9 +37,11 @@ surfaces seen at grazing angles.
 
 **ESDF.** Recomputed lazily at the first query after the map changed (its cost is
 ``esdf_compute_s``) on a dense grid over the allocated blocks (clipped to the bounds):
-seeds are observed voxels with an observed 6-neighbour of the other TSDF sign (the voxels
-on both sides of the zero crossing). With the nearest seed :math:`b(x)` by Euclidean
-distance transform (``scipy.ndimage.distance_transform_edt``),
+seeds are observed voxels within one voxel of a surface (:math:`|\\tau\\phi| <` voxel_size;
+at grazing views, e.g. the floor from a low camera, the voxels behind the surface lie
+beyond the band and this is the only trace of it) and observed voxels with an observed
+6-neighbour of the other TSDF sign (both sides of the zero crossing). With the nearest
+seed :math:`b(x)` by Euclidean distance transform (``scipy.ndimage.distance_transform_edt``),
 
 .. math::  D(x) = \\sigma(x) \\min(|\\tau\\phi(x)|_{band},\\ \\|x - b(x)\\| + |\\tau\\phi(b)|)
 
@@ -432,8 +434,11 @@ class TSDFMapper:
         observed = weight > 0
         sdf = np.where(observed, tsdf * np.float32(tau), np.float32(tau))
         neg = observed & (tsdf < 0)
-        seed = np.zeros_like(observed)
-        for ax in range(3):  # both voxels of every observed pair that straddles the surface
+        # seeds: voxels within a voxel of a surface (a projective distance never
+        # underestimates; at grazing views it is the only sign of the surface, as the voxels
+        # behind it lie beyond the band) and both voxels of every pair straddling it
+        seed = observed & (np.abs(sdf) < vs)
+        for ax in range(3):
             lo = [slice(None)] * 3
             hi = [slice(None)] * 3
             lo[ax], hi[ax] = slice(0, -1), slice(1, None)
