@@ -469,6 +469,17 @@ class TSDFMapper:
         self._esdf = _Esdf(origin, distance, observed)
         self.esdf_compute_s = time.perf_counter() - t0
 
+    def update_esdf(self) -> float:
+        """Recompute the ESDF now if the map changed (else nothing); its cost in seconds.
+
+        :meth:`query` does this itself; a node can call it after :meth:`integrate` to keep
+        the recomputation off the query path.
+        """
+        if not self._dirty:
+            return 0.0
+        self._build_esdf()
+        return self.esdf_compute_s
+
     def query(self, points: np.ndarray) -> DistanceQuery:
         """ESDF distance (trilinear), its analytic gradient and observedness at ``points``."""
         pts = np.asarray(points, float)
@@ -476,8 +487,7 @@ class TSDFMapper:
             raise ValueError(f"query points must be (N, 3), got {pts.shape}")
         if not np.all(np.isfinite(pts)):
             raise ValueError("query points must be finite")
-        if self._dirty:
-            self._build_esdf()
+        self.update_esdf()
         n = len(pts)
         dmax = self.params.esdf_max_distance_m
         distance = np.full(n, dmax, np.float32)

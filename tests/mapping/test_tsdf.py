@@ -100,6 +100,9 @@ def test_esdf_beyond_the_truncation_band():
     assert q.observed.all()
     assert np.max(np.abs(q.distance - truth)) < VOXEL
     assert mapper.esdf_compute_s > 0
+    assert mapper.update_esdf() == 0.0  # nothing changed since the query
+    mapper.integrate(empty_room.scan(CAMERA, look_at(np.zeros(3) + [0, 0, 1], [1, 0, 1])))
+    assert mapper.update_esdf() > 0
 
 
 @pytest.mark.parametrize("free_space", [True, False])
