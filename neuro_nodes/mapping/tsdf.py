@@ -259,6 +259,8 @@ class TSDFMapper:
         used = 0
         blocks_updated = 0
         for view in views:
+            if not np.any(view.depth > 0):  # open3d aborts on an image without returns
+                continue
             keys = self._blocks_for(view)
             if len(keys) == 0:
                 continue

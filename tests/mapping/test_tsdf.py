@@ -262,6 +262,16 @@ def test_bad_inputs_raise_value_error(room_map):
         TSDFMapper(BOUNDS, TSDFParams(max_weight=2.0, min_mesh_weight=3.0))
 
 
+def test_scans_without_returns_change_nothing(room_map):
+    _, scans = room_map
+    m = TSDFMapper(BOUNDS, TSDFParams())
+    s = scans[0]
+    blank = Scan.from_depth(np.full_like(s.depth, np.nan), CAMERA, s.T_map_sensor, 0.0)
+    assert m.integrate(blank).points_used == 0
+    assert m.integrate(Scan(np.zeros((0, 3), np.float32), s.T_map_sensor, 0.0)).points_used == 0
+    assert m.memory_bytes() == 0
+
+
 def test_weight_cap_bounds_the_clearing_time():
     assert integration_budget_scans(4.0) == 4
     assert integration_budget_scans(1.0) == 2  # phi = 0 after one scan, not > 0
