@@ -63,7 +63,7 @@ trunc_voxels          4.0     truncation :math:`\\tau` in voxels
 max_weight            4.0     weight cap :math:`w_{max}` (a moved object clears in 4 scans)
 max_range_m           5.0     returns beyond this depth (m) are ignored
 depth_stride          1       integrate every n-th pixel of a depth image (intrinsics scaled)
-block_count           20000   initial hash capacity in blocks (grows on demand)
+block_count           4000    initial hash capacity in blocks (grows on demand; 4 KiB each)
 allocate_free_space   True    allocate blocks along rays so free space becomes observed
 virtual_face_px       96      side of the virtual cube-map depth images for point-only scans
 min_mesh_weight       1.0     voxels lighter than this are left out of the mesh
@@ -109,7 +109,7 @@ class TSDFParams:
                                max=100.0)
     depth_stride: int = param(1, "Integrate every n-th pixel of a depth image", min=1,
                               max=16)
-    block_count: int = param(20000, "Initial hash capacity in blocks (grows on demand)",
+    block_count: int = param(4000, "Initial hash capacity in blocks (grows on demand)",
                              min=16, max=10_000_000, read_only=True)
     allocate_free_space: bool = param(True, "Allocate blocks along rays so free space "
                                       "becomes observed (ESDF known region, clearing)")
