@@ -509,7 +509,7 @@ class TSDFMapper:
         sy, sz = shape[2], 1
         sx = shape[1] * shape[2]
         base = i0[:, 0] * sx + i0[:, 1] * sy + i0[:, 2] * sz
-        c = {(a, b, cc): flat[base + a * sx + b * sy + cc * sz].astype(float)
+        c = {(a, b, cc): flat[base + a * sx + b * sy + cc * sz]
              for a in (0, 1) for b in (0, 1) for cc in (0, 1)}
         fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
         gx_, gy_, gz_ = 1 - fx, 1 - fy, 1 - fz
