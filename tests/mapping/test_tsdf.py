@@ -263,6 +263,19 @@ def test_bad_inputs_raise_value_error(room_map):
         TSDFMapper(BOUNDS, TSDFParams(max_weight=2.0, min_mesh_weight=3.0))
 
 
+def test_depth_stride_integrates_every_nth_pixel(room_map):
+    _, scans = room_map
+    m = TSDFMapper(BOUNDS, TSDFParams(depth_stride=2))
+    for s in scans:
+        assert m.integrate(s).points_used == (CAMERA.width // 2) * (CAMERA.height // 2)
+    surf = _surface_samples(scans)
+    p = surf + np.random.default_rng(6).uniform(-0.05, 0.05, len(surf))[:, None] \
+        * _normals(SCENE, surf)
+    q = m.query(p)
+    err = np.abs(q.distance - SCENE.sdf(p))[q.observed]
+    assert q.observed.mean() > 0.97 and np.median(err) < 0.3 * VOXEL
+
+
 def test_scans_without_returns_change_nothing(room_map):
     _, scans = room_map
     m = TSDFMapper(BOUNDS, TSDFParams())
