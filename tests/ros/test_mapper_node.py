@@ -154,6 +154,7 @@ def test_mapper_maps_a_wall_answers_queries_counts_bad_input_and_saves(probe,
     from neuro_interfaces.srv import QueryDistance
     from ros_helpers import spin_until
     from std_srvs.srv import Trigger
+    from tf2_msgs.msg import TFMessage
 
     saved = tmp_path / "maps" / "wall.npz"
     proc = start("method:=tsdf", "update_rate_hz:=2.0", f"save_map:={saved}",
@@ -169,6 +170,8 @@ def test_mapper_maps_a_wall_answers_queries_counts_bad_input_and_saves(probe,
         scene.depth.publish(depth_msg(2.0, encoding="rgb8"))  # bad: encoding
         scene.depth.publish(depth_msg(2.1, data=b"\x00" * 100))  # bad: too short
         scene.depth.publish(depth_msg(2.2, frame="nowhere"))  # bad: no TF for its frame
+        scene.tf.publish(TFMessage(transforms=[transform(  # bad: a NaN pose
+            "map", "base_link", (np.nan, 0.0, 1.0), (0.0, 0.0, 0.0, 1.0), 70.0)]))
         time.sleep(0.6)
         scene.scans(3.0, 4, 0.6)  # then at the mapper's pace: all integrated
         assert spin_until(probe, lambda: diags and int(diags[-1].get("integrated", 0)) >= 5
@@ -186,6 +189,7 @@ def test_mapper_maps_a_wall_answers_queries_counts_bad_input_and_saves(probe,
     # bad input was counted by reason and the node lived on (it answered afterwards)
     assert int(last.get("error:bad_image", 0)) == 2, (last, out)
     assert int(last["error:missing_tf"]) == 1, last
+    assert int(last.get("error:bad_tf", 0)) == 1, last
     n_scans = int(last["scans"])
     assert 15 <= n_scans <= 17, last  # 17 sent, best effort (the sensor-data QoS)
     dropped, integrated = int(last.get("scans_dropped", 0)), int(last["integrated"])
