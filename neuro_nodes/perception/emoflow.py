@@ -177,6 +177,15 @@ class EMoFlowParams:
     temporal_sigma: float = param(0.3, "Fourier bandwidth in t", min=0.0, max=100.0)
     n_features: int = param(16, "Fourier features", min=1, max=1024)
     hidden: int = param(32, "MLP width", min=1, max=1024)
+    search: bool = param(True, "Without gyro: coarse rotational contrast search first")
+    search_events: int = param(2000, "Events used by the rotational search", min=50,
+                               max=10_000_000)
+    search_scales: tuple[float, ...] = param((0.25, 0.5),
+                                             "IWE scales of the search, coarse to fine")
+    search_iterations: int = param(8, "L-BFGS iterations of the search per scale", min=1,
+                                   max=1000)
+    search_weight: float = param(1.0, "Pull of omega to the search's result (as imu_weight)",
+                                 min=0.0, max=1e6)
     flow_stride: int = param(8, "Dense flow grid step (px)", min=1, max=64)
     num_threads: int = param(1, "torch CPU threads (0 = unchanged)", min=0, max=256)
     seed: int = param(0, "INR initialisation seed", min=0)
@@ -250,6 +259,69 @@ def _gauss_kernel(sigma: float) -> torch.Tensor | None:
     return (k / k.sum()).reshape(1, 1, -1)
 
 
+def _blur(img: torch.Tensor, kernel: torch.Tensor | None) -> torch.Tensor:
+    """Separable Gaussian blur with zero padding (a symmetric operator: its own transpose).
+
+    Shifted sums of symmetric tap pairs: a 1-channel conv2d is several times slower on CPU.
+    """
+    if kernel is None:
+        return img
+    k = kernel.reshape(-1).to(img.dtype)
+    rad = k.shape[0] // 2
+    h, w = img.shape
+    a = F.pad(img, (rad, rad))
+    out = a[:, rad:rad + w] * k[rad]
+    for i in range(rad):
+        out = out + k[i] * (a[:, i:i + w] + a[:, 2 * rad - i:2 * rad - i + w])
+    a = F.pad(out, (0, 0, rad, rad))
+    res = a[rad:rad + h] * k[rad]
+    for i in range(rad):
+        res = res + k[i] * (a[i:i + h] + a[2 * rad - i:2 * rad - i + h])
+    return res
+
+
+class _BlurredIweVariance(torch.autograd.Function):
+    """Variance of the blurred bilinear IWE of ``(xw, yw)``, with a hand-written backward.
+
+    ``C = mean((K*I - mean(K*I))^2)``; ``dC/dI = K*(2 (K*I - mean)/n_pixels)`` (K symmetric),
+    and each event's gradient is the bilinear derivative of that map at its position. One
+    scatter forward and one gather backward, where autograd would trace the four splats
+    and every blur tap (3x the cost).
+    """
+
+    @staticmethod
+    def forward(ctx, xw: torch.Tensor, yw: torch.Tensor, width: int,  # noqa: ANN001
+                height: int, kernel: torch.Tensor | None) -> torch.Tensor:
+        w, h = int(width), int(height)
+        x0 = torch.floor(xw)
+        y0 = torch.floor(yw)
+        fx, fy = xw - x0, yw - y0
+        x0i, y0i = x0.to(torch.int64), y0.to(torch.int64)
+        idx = torch.empty(4, xw.shape[0], dtype=torch.int64)
+        for j, (dx, dy) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+            xc, yc = x0i + dx, y0i + dy
+            ok = (xc >= 0) & (xc < w) & (yc >= 0) & (yc < h)
+            idx[j] = torch.where(ok, yc * w + xc, w * h)  # off the image: a dump slot
+        gx, gy = 1.0 - fx, 1.0 - fy
+        wgt = torch.stack([gx * gy, fx * gy, gx * fy, fx * fy])
+        flat = torch.zeros(w * h + 1, dtype=xw.dtype).index_add_(0, idx.reshape(-1),
+                                                                 wgt.reshape(-1))
+        b = _blur(flat[:-1].reshape(h, w), kernel)
+        centred = b - b.mean()
+        ctx.save_for_backward(idx, fx, fy, centred)
+        ctx.kernel = kernel
+        return (centred * centred).mean()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # noqa: ANN205
+        idx, fx, fy, centred = ctx.saved_tensors
+        g_img = _blur(centred * (2.0 / centred.numel()), ctx.kernel) * grad
+        g = torch.cat([g_img.reshape(-1), g_img.new_zeros(1)])[idx]  # (4, N)
+        gx = (1.0 - fy) * (g[1] - g[0]) + fy * (g[3] - g[2])
+        gy = (1.0 - fx) * (g[2] - g[0]) + fx * (g[3] - g[1])
+        return gx, gy, None, None, None
+
+
 def _omega_rows(xn: torch.Tensor, yn: torch.Tensor, a_mat: torch.Tensor, v_k: torch.Tensor
                 ) -> torch.Tensor:
     """Rows (N, 3M) of ``d r / d (omega control points)`` (``r`` is affine in omega)."""
@@ -266,29 +338,47 @@ def _irls(u_n: torch.Tensor, xn: torch.Tensor, yn: torch.Tensor, w_k: torch.Tens
     return torch.clamp(delta_px / (r.abs() * scale_px + 1e-12), max=1.0)
 
 
+@dataclasses.dataclass(frozen=True)
+class _DirectionTerms:
+    """The parts of :func:`fit_direction`'s normal equations fixed by the events alone
+    (built once per window, reused by every iteration)."""
+
+    a_mat: torch.Tensor  # (N, M) spline design matrix at the events' times
+    smooth: torch.Tensor  # (3M, 3M) control-point difference penalty
+    norm_v: torch.Tensor  # (3M, 3M) mean square of v over the events' times
+    xb: torch.Tensor  # (N, 3) bearings (x, y, 1)
+
+    @staticmethod
+    def build(xn: torch.Tensor, yn: torch.Tensor, t: torch.Tensor, m: int, length: float
+              ) -> _DirectionTerms:
+        eye3 = torch.eye(3, dtype=torch.float64)
+        a_mat = bspline.design_matrix(t, m, 0.0, length)
+        diff = torch.diff(torch.eye(m, dtype=torch.float64), dim=0)
+        # Normalised by the mean square of v over the events' times, not by its control
+        # points: a stacked unit vector lets v(t) shrink to ~0 over most of the window, where
+        # every residual vanishes (a degenerate "solution").
+        return _DirectionTerms(a_mat, torch.kron(diff.T @ diff, eye3),
+                               torch.kron(a_mat.T @ a_mat / a_mat.shape[0], eye3),
+                               torch.stack([xn, yn, torch.ones_like(xn)], -1))
+
+
 def fit_direction(xn: torch.Tensor, yn: torch.Tensor, t: torch.Tensor, a_n: torch.Tensor,
-                  length: float, v_ctrl: torch.Tensor, params: EMoFlowParams, scale_px: float
-                  ) -> torch.Tensor:
+                  length: float, v_ctrl: torch.Tensor, params: EMoFlowParams, scale_px: float,
+                  terms: _DirectionTerms | None = None) -> torch.Tensor:
     """v control points for a derotated flow ``a_n`` (N, 2), normalised units.
 
     ``r_k = v(t_k) . (xb_k x a3_k)`` is linear in the control points: minimise the
     Sampson-weighted (``1/|d|^2``) Huber-IRLS sum of squares plus the smoothness penalty
     subject to a unit mean square of ``v`` over the events' times (a generalised
-    eigenproblem), ``params.irls_rounds`` times; cheirality fixes the sign.
+    eigenproblem), ``params.irls_rounds`` times; cheirality fixes the sign. ``terms``: the
+    event-only parts, when the caller already has them for these events.
     """
     p = params
     m = v_ctrl.shape[0]
-    eye3 = torch.eye(3, dtype=torch.float64)
-    a_mat = bspline.design_matrix(t, m, 0.0, length)
-    diff = torch.diff(torch.eye(m, dtype=torch.float64), dim=0)
-    smooth = torch.kron(diff.T @ diff, eye3)
-    # Normalised by the mean square of v over the events' times, not by its control
-    # points: a stacked unit vector lets v(t) shrink to ~0 over most of the window, where
-    # every residual vanishes (a degenerate "solution").
-    norm_v = torch.kron(a_mat.T @ a_mat / a_mat.shape[0], eye3)
-    xb = torch.stack([xn, yn, torch.ones_like(xn)], -1)
+    tm = terms if terms is not None else _DirectionTerms.build(xn, yn, t, m, length)
+    a_mat = tm.a_mat
     a3 = torch.cat([a_n, torch.zeros_like(a_n[:, :1])], -1)
-    c = torch.linalg.cross(xb, a3, dim=-1)
+    c = torch.linalg.cross(tm.xb, a3, dim=-1)
     phi_v = (a_mat[:, :, None] * c[:, None, :]).reshape(-1, 3 * m)
     vc = v_ctrl
     zero = torch.zeros(3, dtype=torch.float64)
@@ -298,8 +388,8 @@ def fit_direction(xn: torch.Tensor, yn: torch.Tensor, t: torch.Tensor, a_n: torc
         wt = _irls(a_n, xn, yn, zero, v_k, p.huber_delta_px, scale_px)
         wt = wt / torch.clamp((d * d).sum(-1), min=p.d_min**2)
         mv = phi_v.T @ (wt[:, None] * phi_v)
-        mv = mv + (p.spline_smooth * float((wt * (a_n * a_n).sum(-1)).sum())) * smooth
-        vc = _min_generalised_eigvec(mv, norm_v, vc)
+        mv = mv + (p.spline_smooth * float((wt * (a_n * a_n).sum(-1)).sum())) * tm.smooth
+        vc = _min_generalised_eigvec(mv, tm.norm_v, vc)
     d = translational_direction(a_mat @ vc, xn, yn)
     if float((a_n * d).sum()) < 0:  # cheirality: a = d / Z with Z > 0
         vc = -vc
@@ -446,7 +536,7 @@ class EMoFlowEstimator:
         p = self.params
         self.inr = FourierFlowField(p.n_features, p.hidden, 2, p.spatial_sigma,
                                     p.temporal_sigma, seed=p.seed)
-        self.opt = torch.optim.Adam(self.inr.parameters(), lr=p.lr)
+        self.opt = torch.optim.Adam(self.inr.parameters(), lr=p.lr, foreach=True)
         self._w_ctrl = torch.zeros(p.n_ctrl, 3, dtype=torch.float64)
         v0 = torch.zeros(p.n_ctrl, 3, dtype=torch.float64)
         v0[:, 2] = 1.0
@@ -478,15 +568,7 @@ class EMoFlowEstimator:
         ), length
 
     def _contrast(self, img: torch.Tensor) -> torch.Tensor:
-        if self._kernel is not None:
-            # Separable Gaussian as shifted sums: a 1-channel conv2d is ~50x slower on CPU.
-            k = self._kernel.reshape(-1).to(img.dtype)
-            pad = k.shape[0] // 2
-            h, w = img.shape
-            a = F.pad(img, (pad, pad))
-            img = sum(k[i] * a[:, i:i + w] for i in range(k.shape[0]))
-            a = F.pad(img.T, (pad, pad))
-            img = sum(k[i] * a[:, i:i + h] for i in range(k.shape[0])).T
+        img = _blur(img, self._kernel)
         return iwe_variance(img) if self.params.objective == "variance" else \
             iwe_gradient_magnitude(img)
 
@@ -536,8 +618,8 @@ class EMoFlowEstimator:
         return ata
 
     def _iterate_residual(self, win: _Window, length: float, iters: int, a_mat: torch.Tensor,
-                          sub: torch.Tensor, imu: tuple[torch.Tensor, torch.Tensor] | None
-                          ) -> torch.Tensor | None:
+                          sub: torch.Tensor, imu: tuple[torch.Tensor, torch.Tensor] | None,
+                          imu_weight: float) -> torch.Tensor | None:
         """``flow_model="residual"``: flow = rotational flow of the omega spline + INR.
 
         omega's control points and the INR weights descend the same loss (contrast, Huber
@@ -549,7 +631,9 @@ class EMoFlowEstimator:
         xnf, ynf = win.xn.float(), win.yn.float()
         af = a_mat.float()
         w_param = self._w_ctrl.float().clone().requires_grad_(True)
-        opt_w = torch.optim.Adam([w_param], lr=p.omega_lr)
+        opt_w = torch.optim.Adam([w_param], lr=p.omega_lr, foreach=True)
+        xs, ys, ts = win.xn[sub], win.yn[sub], win.t[sub]
+        terms = _DirectionTerms.build(xs, ys, ts, p.n_ctrl, length)
         imu_a = imu_g = None
         if imu is not None:
             imu_a = bspline.design_matrix(imu[0], p.n_ctrl, 0.0, length).float()
@@ -566,7 +650,7 @@ class EMoFlowEstimator:
             loss = -c + p.epipolar_weight * _huber(r, p.huber_delta_px).mean()
             if imu_a is not None and imu_g is not None:
                 dw = (imu_a @ w_param - imu_g) * scale
-                loss = loss + p.imu_weight * 0.5 * (dw * dw).sum(-1).mean()
+                loss = loss + imu_weight * 0.5 * (dw * dw).sum(-1).mean()
             if p.spline_smooth > 0:
                 dc = torch.diff(w_param, dim=0) * scale
                 loss = loss + p.spline_smooth * 0.5 * (dc * dc).sum(-1).mean()
@@ -577,9 +661,8 @@ class EMoFlowEstimator:
             opt_w.step()
             self._contrast_gain = float(c.detach())
             self._w_ctrl = w_param.detach().double()
-            self._v_ctrl = fit_direction(win.xn[sub], win.yn[sub], win.t[sub],
-                                         g_n.detach()[sub].double(), length, self._v_ctrl, p,
-                                         scale)
+            self._v_ctrl = fit_direction(xs, ys, ts, g_n.detach()[sub].double(), length,
+                                         self._v_ctrl, p, scale, terms)
         # The epipolar normal matrix of omega for the final flow: its covariance.
         with torch.no_grad():
             u_n = (rotational_flow(af @ w_param, xnf, ynf) + self._flow_px(win.z, length)
@@ -593,8 +676,81 @@ class EMoFlowEstimator:
         """Contrast of the events warped to t_ref by ``u_px``, relative to no warp."""
         xw = win.x + win.dt * u_px[:, 0]
         yw = win.y + win.dt * u_px[:, 1]
-        img = image_of_warped_events_torch(xw, yw, self.camera.width, self.camera.height)
-        return self._contrast(img) / win.var0
+        if self.params.objective == "variance":
+            c = _BlurredIweVariance.apply(xw, yw, self.camera.width, self.camera.height,
+                                          self._kernel)
+        else:
+            c = self._contrast(image_of_warped_events_torch(xw, yw, self.camera.width,
+                                                            self.camera.height))
+        return c / win.var0
+
+    def _search_rotation(self, win: _Window, length: float, a_mat: torch.Tensor) -> None:
+        """Events only: shift omega's spline by the constant that maximises the contrast of
+        a coarse IWE (module docstring, "Events-only start"), from the warm start and from
+        zero; the best of the two at the coarsest scale is refined at the finer ones."""
+        p, cam = self.params, self.camera
+        n = win.x.shape[0]
+        k = torch.from_numpy(np.linspace(0, n - 1, min(n, p.search_events)).round()
+                             .astype(np.int64))
+        x, y, dt = win.x[k], win.y[k], win.dt[k]
+        xn, yn = win.xn[k].float(), win.yn[k].float()
+        w_k = (a_mat[k] @ self._w_ctrl).float()
+        fnorm = torch.tensor([cam.fx, cam.fy], dtype=torch.float32)
+        # Rotation only (the INR's flow left out): with it, the search follows the INR's
+        # share of a rotation/translation trade-off and omega drifts along it.
+        u0 = rotational_flow(w_k, xn, yn) * fnorm
+        x0, y0 = x + dt * u0[:, 0], y + dt * u0[:, 1]
+        r0, r1 = _rot_rows(xn, yn)
+        # Offsets in pixels: one unit of each axis moves the events it moves most (over the
+        # window) by about one pixel, which keeps L-BFGS well scaled (roll moves the image
+        # less than pan and tilt).
+        reach = torch.sqrt(r0 * r0 + r1 * r1).amax(0).double().clamp(min=1e-3)
+        unit = 1.0 / (self._f * length * reach)  # (3,) rad/s per unit
+        jx = (dt * cam.fx)[:, None] * r0 * unit.float()
+        jy = (dt * cam.fy)[:, None] * r1 * unit.float()
+        w_ref = (bspline.design_matrix(torch.tensor([0.5 * length], dtype=torch.float64),
+                                       p.n_ctrl, 0.0, length) @ self._w_ctrl)[0].float()
+        starts = [torch.zeros(3)]
+        if float(w_ref.norm()) > 0:
+            starts.append(-w_ref / unit.float())  # omega = 0 at t_ref
+        best = None
+        for si, scale in enumerate(p.search_scales):
+            w = max(2, int(round(cam.width * scale)))
+            h = max(2, int(round(cam.height * scale)))
+            sx, sy = w / cam.width, h / cam.height
+
+            def contrast(q: torch.Tensor, sx: float = sx, sy: float = sy, w: int = w,
+                         h: int = h) -> torch.Tensor:
+                xw = (x0 + jx @ q + 0.5) * sx - 0.5
+                yw = (y0 + jy @ q + 0.5) * sy - 0.5
+                return _BlurredIweVariance.apply(xw, yw, w, h, self._kernel)
+
+            results = []
+            for q0 in (starts if si == 0 else [best]):
+                q = q0.clone().requires_grad_(True)
+                with torch.no_grad():
+                    norm = float(contrast(q)) + 1e-12
+                opt = torch.optim.LBFGS([q], lr=1.0, max_iter=p.search_iterations,
+                                        line_search_fn="strong_wolfe",
+                                        tolerance_grad=1e-9, tolerance_change=1e-12)
+
+                def closure(q: torch.Tensor = q, opt: torch.optim.LBFGS = opt,
+                            norm: float = norm,
+                            contrast=contrast) -> torch.Tensor:  # noqa: ANN001
+                    opt.zero_grad()
+                    loss = -contrast(q) / norm
+                    loss.backward()
+                    return loss
+
+                opt.step(closure)
+                with torch.no_grad():
+                    value = float(contrast(q))
+                if math.isfinite(value) and bool(torch.isfinite(q).all()):
+                    results.append((value, q.detach()))
+                else:
+                    results.append((norm, q0))
+            best = max(results, key=lambda r: r[0])[1]
+        self._w_ctrl = self._w_ctrl + (best.double() * unit)[None, :]
 
     # -- main entry
     def _run(self, window: EventWindow, length: float, cold: bool
@@ -615,11 +771,21 @@ class EMoFlowEstimator:
         iters = p.cold_iterations if cold else p.iterations
         self._contrast_gain = 0.0
         a_mat = bspline.design_matrix(win.t, p.n_ctrl, 0.0, length)
+        prior, prior_weight = imu, p.imu_weight
+        if imu is None and p.search and p.flow_model == "residual":
+            self._search_rotation(win, length, a_mat)
+            w_prior = self._w_ctrl.clone()
+            # The search's omega stands in for the gyro (a weaker pull): it bounds the drift
+            # along the rotation/translation trade-off that the contrast hardly sees.
+            if p.search_weight > 0:
+                ts = torch.linspace(0.0, length, 2 * p.n_ctrl, dtype=torch.float64)
+                prior = (ts, bspline.design_matrix(ts, p.n_ctrl, 0.0, length) @ self._w_ctrl)
+                prior_weight = p.search_weight
         n = win.x.shape[0]
         sub = torch.from_numpy(np.linspace(0, n - 1, min(n, p.motion_events)).round()
                                .astype(np.int64))
         if p.flow_model == "residual":
-            ata = self._iterate_residual(win, length, iters, a_mat, sub, imu)
+            ata = self._iterate_residual(win, length, iters, a_mat, sub, prior, prior_weight)
         else:
             ata = self._iterate_free(win, length, iters, a_mat, sub, imu, w_prior)
         return win, ata, iters

@@ -118,27 +118,28 @@ def _points(seed: int = 1000, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _window(t0: float, length: float = 0.08, n_events: int = 15000, seed: int = 0,
-            imu: bool = True) -> tuple[EventWindow, np.ndarray, np.ndarray]:
-    """Events of static points seen by a camera with constant twist (OMEGA, VEL); the points
-    are where they are at the window's middle. Returns the window, the points' pixels at
-    t_ref and their exact flow (px/s)."""
+            imu: bool = True, omega: np.ndarray = OMEGA, vel: np.ndarray = VEL
+            ) -> tuple[EventWindow, np.ndarray, np.ndarray]:
+    """Events of static points seen by a camera with constant twist (omega, vel: OMEGA, VEL
+    by default); the points are where they are at the window's middle. Returns the window,
+    the points' pixels at t_ref and their exact flow (px/s)."""
     pts, pix = _points()
     rng = np.random.default_rng(seed)
     k = rng.integers(0, len(pts), n_events)
     t = np.sort(rng.uniform(t0, t0 + length, n_events))
     tau = t - (t0 + length / 2)
-    rot = Rotation.from_rotvec(tau[:, None] * OMEGA[None]).as_matrix()
-    pc = np.einsum("nji,nj->ni", rot, pts[k] - tau[:, None] * VEL[None])
+    rot = Rotation.from_rotvec(tau[:, None] * omega[None]).as_matrix()
+    pc = np.einsum("nji,nj->ni", rot, pts[k] - tau[:, None] * vel[None])
     x = np.rint(CAM.fx * pc[:, 0] / pc[:, 2] + CAM.cx + rng.normal(0, 0.3, n_events))
     y = np.rint(CAM.fy * pc[:, 1] / pc[:, 2] + CAM.cy + rng.normal(0, 0.3, n_events))
     ok = (x >= 0) & (x < CAM.width) & (y >= 0) & (y < CAM.height)
     ev = EventArray((t[ok] * 1e9).astype(np.int64), x[ok].astype(np.int64),
                     y[ok].astype(np.int64), rng.integers(0, 2, int(ok.sum())),
                     CAM.width, CAM.height)
-    gyro = ImuSamples(np.linspace(t0, t0 + length, 41), np.tile(OMEGA, (41, 1))) if imu else None
+    gyro = ImuSamples(np.linspace(t0, t0 + length, 41), np.tile(omega, (41, 1))) if imu else None
     xn = torch.from_numpy((pix[:, 0] - CAM.cx) / CAM.fx)
     yn = torch.from_numpy((pix[:, 1] - CAM.cy) / CAM.fy)
-    u = motion_field(torch.tensor(OMEGA), torch.tensor(VEL), torch.from_numpy(1 / pts[:, 2]),
+    u = motion_field(torch.tensor(omega), torch.tensor(vel), torch.from_numpy(1 / pts[:, 2]),
                      xn, yn).numpy() * np.array([CAM.fx, CAM.fy])
     return EventWindow(ev, CAM, t0, t0 + length, imu=gyro), pix, u
 
@@ -230,8 +231,10 @@ def test_registered_as_emoflow() -> None:
 
 @pytest.mark.parametrize("restart", [1.0, 0.0])
 def test_a_warm_start_worse_than_no_motion_is_redone_cold(restart: float) -> None:
+    # search=False: the events-only rotational search would rescue this warm start itself
+    # (test_events_only_cold_start_finds_a_fast_rotation); here the restart is under test.
     p = EMoFlowParams(loss_events=2000, cold_iterations=3, iterations=2,
-                      restart_below_gain=restart)
+                      restart_below_gain=restart, search=False)
     est = EMoFlowEstimator(CAM, p)
     est.process(_window(0.0, imu=False)[0])
     est._w_ctrl = torch.full((p.n_ctrl, 3), 5.0, dtype=D)  # a warm start far off (drifted)
@@ -240,3 +243,28 @@ def test_a_warm_start_worse_than_no_motion_is_redone_cold(restart: float) -> Non
     if restart:
         assert e.info["contrast_gain"] > 1.0
         assert np.linalg.norm(e.omega) < 2.0
+
+
+FAST_OMEGA = np.array([0.8, -1.6, 0.6])  # 13 px of rotational flow at the edge per window
+
+
+@pytest.mark.parametrize("search", [True, False])
+def test_events_only_cold_start_finds_a_fast_rotation(search: bool) -> None:
+    """No gyro, a cold start on a fast turn (plus a little translation, as on the 6-DoF
+    TRAIN sequences): the rotational search puts omega in the contrast's basin; without it,
+    the cold iterations from omega = 0 stay far off."""
+    p = EMoFlowParams(search=search)
+    est = EMoFlowEstimator(CAM, p)
+    vel = np.array([0.1, 0.05, 0.15])
+    out = [est.process(_window(0.08 * i, seed=i, imu=False, omega=FAST_OMEGA, vel=vel)[0])
+           for i in range(2)]
+    assert out[0].info["cold"] == 1.0 and out[1].info["cold"] == 0.0
+    err = [float(np.linalg.norm(e.omega - FAST_OMEGA)) / np.abs(FAST_OMEGA).max() for e in out]
+    if search:
+        assert max(err) < 0.12, err  # cold window and the warm one after it
+        est._w_ctrl = torch.full((p.n_ctrl, 3), 5.0, dtype=D)  # a warm start far off
+        e = est.process(_window(0.16, seed=2, imu=False, omega=FAST_OMEGA, vel=vel)[0])
+        assert e.info["cold"] == 0.0  # the search's start from zero finds it, no restart
+        assert np.linalg.norm(e.omega - FAST_OMEGA) < 0.12 * np.abs(FAST_OMEGA).max()
+    else:
+        assert err[0] > 0.2, err
