@@ -280,6 +280,7 @@ def run_mapping(args: argparse.Namespace) -> int:
     per_seq: dict[str, dict[str, Any]] = {m: {} for m in names}
     clearing: dict[str, Any] = {}
     started: set[str] = set(names)
+    warm: dict[str, float] = {}
     with Progress(TextColumn("[bold blue]{task.description}"), BarColumn(),
                   MofNCompleteColumn(), transient=True,
                   console=Console(stderr=True)) as progress:
@@ -293,6 +294,8 @@ def run_mapping(args: argparse.Namespace) -> int:
                 if mapper is None:
                     started.discard(m)
                     continue
+                if m not in warm:
+                    warm[m] = E.warm_up(m, seq, overrides.get(m))
                 task = progress.add_task(f"{m} {seq.name}", total=len(truth.frames))
                 per_seq[m][seq.name] = E.evaluate_static(
                     mapper, seq, truth, cfg, lambda t=task: progress.advance(t))
@@ -315,8 +318,8 @@ def run_mapping(args: argparse.Namespace) -> int:
            "moving_sequence": None if args.no_moving else moving_spec.name,
            "frames": cfg.frames, "quick": bool(args.quick), "noise": cfg.noise,
            "config": dataclasses.asdict(cfg), "params": overrides,
-           "methods": {m: E.summarise(per_seq[m], clearing.get(m))
-                       for m in names if per_seq[m]},
+           "methods": {m: {**E.summarise(per_seq[m], clearing.get(m)),
+                           "warm_up_ms": warm.get(m)} for m in names if per_seq[m]},
            "notes": list(dict.fromkeys(notes))}
     _report_mapping(out, args)
     return 0 if out["methods"] or not names else 1  # asked for mappers, none ran
