@@ -344,6 +344,7 @@ def _make_move(world: Any, sensor: Any, spec: MappingSpec, camera: PinholeCamera
     """Pick the object, the frame and the displacement; leave ``world`` moved."""
     from sim.ground_truth.sdf import SceneSDF
     from sim.scenes.classes import parse_object_body
+    from sim.scenes.mobile_robot import DEPTH_CAMERA
 
     m = world.model
     bodies = sorted(b for b in world.body_names if parse_object_body(b) in MOVABLE_CLASSES)
@@ -409,8 +410,6 @@ def _make_move(world: Any, sensor: Any, spec: MappingSpec, camera: PinholeCamera
     pts_map = pts_map[free_after]
     # ... whose ray in the move frame passes well beyond them
     _place_robot(world, spec, move_frame / spec.depth_hz)
-    from sim.scenes.mobile_robot import DEPTH_CAMERA
-
     d_after = sensor.depth(world.data)
     t_after = world.camera_pose(DEPTH_CAMERA).matrix
     keep = _seen_through(pts_map, d_after, camera, t_after, FREE_MARGIN_M)
