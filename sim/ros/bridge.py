@@ -1,7 +1,8 @@
 """sim_bridge: steps a MuJoCo scene and publishes its sensors, TF and ground truth.
 
 Publishes ``/clock`` (sim time; run other nodes with ``use_sim_time:=true``), the scene
-camera (``/camera/image_raw``, ``/camera/camera_info``), ``/depth/image`` (32FC1, m),
+camera (``/camera/image_raw``, ``/camera/camera_info``), ``/depth/image`` (32FC1, m) with
+``/depth/camera_info`` (the depth camera's own intrinsics: its field of view differs),
 ``/depth/points`` (xyz, camera optical frame), ``/events`` (EventPacket, evt3, from the
 emulator), ``/imu``, ``/joint_states``, ``/tf`` and ``/tf_static``
 (``map -> odom -> base_link -> camera_link -> camera_optical_frame``) and ground truth
@@ -57,6 +58,7 @@ TOPICS: dict[str, tuple[str, type, Any]] = {
     # alike, as event_camera's /camera_info does, so a late joiner has K at once
     "camera_info": ("/camera/camera_info", CameraInfo, LATCHED_QOS),
     "depth": ("/depth/image", Image, SENSOR_QOS),
+    "depth_info": ("/depth/camera_info", CameraInfo, LATCHED_QOS),
     "points": ("/depth/points", PointCloud2, SENSOR_QOS),
     "events": ("/events", EventPacket, EVENTS_PUB_QOS),  # reliable: recordable losslessly
     "imu": ("/imu", Imu, SENSOR_QOS),
@@ -169,6 +171,8 @@ class SimBridgeNode(NeuroNode[SimBridgeParams]):
         elif out.kind == "depth":
             depth, points = data
             self._send("depth", convert.image(t, OPTICAL, depth, "32FC1"), t)
+            self._send("depth_info", convert.camera_info(
+                t, OPTICAL, r.width, r.height, r._depth.intrinsics), t)
             self._send("points", convert.point_cloud(t, OPTICAL, points), t)
         elif out.kind == "events":
             for p in data:

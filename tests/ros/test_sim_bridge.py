@@ -16,7 +16,7 @@ from nav_msgs.msg import Odometry
 from neuro_interfaces.srv import QueryDistance, StepSimulation
 from ros_helpers import spin_until
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Image, Imu, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
 from std_srvs.srv import SetBool, Trigger
 from tf2_msgs.msg import TFMessage
 
@@ -54,7 +54,8 @@ def bridge():
 def test_bridge_publishes_drives_and_answers(bridge) -> None:
     node = bridge
     got: dict[str, list] = {k: [] for k in ("clock", "events", "image", "imu", "odom", "tf",
-                                           "static", "flow", "points", "gt_points")}
+                                           "static", "flow", "points", "gt_points", "depth_info",
+                                           "info")}
     subs = [(Clock, "/clock", "clock", RELIABLE_QOS), (EventPacket, "/events", "events",
             EVENTS_QOS), (Image, "/camera/image_raw", "image", SENSOR_QOS),
             (Imu, "/imu", "imu", SENSOR_QOS), (Odometry, "/ground_truth/odom", "odom",
@@ -62,7 +63,9 @@ def test_bridge_publishes_drives_and_answers(bridge) -> None:
             (TFMessage, "/tf_static", "static", LATCHED_QOS),
             (Image, "/ground_truth/flow", "flow", SENSOR_QOS),
             (PointCloud2, "/depth/points", "points", SENSOR_QOS),
-            (PointCloud2, "/ground_truth/points", "gt_points", SENSOR_QOS)]
+            (PointCloud2, "/ground_truth/points", "gt_points", SENSOR_QOS),
+            (CameraInfo, "/depth/camera_info", "depth_info", LATCHED_QOS),
+            (CameraInfo, "/camera/camera_info", "info", LATCHED_QOS)]
     for msg_type, topic, key, qos in subs:
         node.create_subscription(msg_type, topic, got[key].append, qos)
     cmd = node.create_publisher(Twist, "/cmd_vel", 10)
@@ -75,6 +78,10 @@ def test_bridge_publishes_drives_and_answers(bridge) -> None:
     assert got["tf"][-1].transforms[0].child_frame_id == "base_link"
     assert got["image"][-1].width == 96 and got["image"][-1].encoding == "rgb8"
     assert got["flow"][-1].encoding == "32FC2"
+    # the depth camera's own intrinsics (58 deg vertical field of view, not the RGB's 60)
+    fy_depth, fy_rgb = got["depth_info"][-1].k[4], got["info"][-1].k[4]
+    assert np.isclose(fy_depth, 0.5 * 72 / np.tan(np.radians(29.0)), rtol=1e-6)
+    assert fy_depth > fy_rgb
     assert "class" in [f.name for f in got["gt_points"][-1].fields]
     assert got["clock"][-1].clock.sec * 10**9 + got["clock"][-1].clock.nanosec > 0
     assert {p.encoding for p in got["events"]} == {"evt3"}
