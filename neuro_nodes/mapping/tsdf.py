@@ -35,8 +35,10 @@ return per pixel) and integrated like camera images. Each point's depth is exact
 footprint smears it sideways by up to one pixel (1 deg at 96 px), which matters only on
 surfaces seen at grazing angles.
 
-**ESDF.** Recomputed lazily at the first query after the map changed (its cost is
-``esdf_compute_s``) on a dense grid over the allocated blocks (clipped to the bounds):
+**ESDF.** Recomputed at the first query after the map changed, or by
+:meth:`TSDFMapper.update_esdf` (its cost is ``esdf_compute_s``; about 0.2-0.3 s of CPU for
+the 9 x 8 x 3.4 m room at 5 cm, growing with the mapped volume), on a dense grid over the
+allocated blocks (clipped to the bounds):
 seeds are observed voxels within one voxel of a surface (:math:`|\\tau\\phi| <` voxel_size;
 at grazing views, e.g. the floor from a low camera, the voxels behind the surface lie
 beyond the band and this is the only trace of it) and observed voxels with an observed
