@@ -32,13 +32,13 @@ def test_launch_file_parses_with_each_method(method: str) -> None:
     desc = load_launch_file(LAUNCH, {"method": method, "n_moving": "2"})
     try:
         nodes = {n.name: n for n in desc.nodes}
-        assert set(nodes) == {"sim_bridge", "path_driver", "mapper"}
-        mapper, bridge = node_params(nodes["mapper"]), node_params(nodes["sim_bridge"])
+        assert set(nodes) == {"sim_bridge", "path_driver", "map"}
+        mapper, bridge = node_params(nodes["map"]), node_params(nodes["sim_bridge"])
         assert mapper["method"] == method and mapper["use_sim_time"] is True
         assert node_params(nodes["path_driver"])["use_sim_time"] is True
         assert bridge["scene"] == "mobile_robot" and bridge["scene_params"] == "{n_moving: 2}"
         assert "odom:=/ground_truth/odom" in nodes["path_driver"].cmd
-        assert nodes["mapper"].required and nodes["sim_bridge"].required
+        assert nodes["map"].required and nodes["sim_bridge"].required
     finally:
         desc.cleanup()
     with pytest.raises(LaunchError, match="method"):
@@ -61,7 +61,7 @@ def test_launch_runs_the_robot_and_the_mapper_publishes_a_slice() -> None:
     probe = rclpy.create_node("mapping_launch_probe")
     slices: list[OccupancyGrid] = []
     odom: list[Odometry] = []
-    probe.create_subscription(OccupancyGrid, "/mapper/esdf_slice", slices.append, LATCHED_QOS)
+    probe.create_subscription(OccupancyGrid, "/map/esdf_slice", slices.append, LATCHED_QOS)
     probe.create_subscription(Odometry, "/ground_truth/odom", odom.append, RELIABLE_QOS)
     try:
         ok = spin_until(probe, lambda: len(slices) >= 2 and len(odom) > 100, 80.0)
