@@ -39,16 +39,18 @@ _PRIMES = (1, 2654435761, 805459861)
 _CORNERS = np.array([[(c >> 0) & 1, (c >> 1) & 1, (c >> 2) & 1] for c in range(8)], np.int64)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _corner_row(i: int, j: int, k: int, level: int, dims: np.ndarray, dense: np.ndarray,
                 offsets: np.ndarray, table_size: np.ndarray) -> int:
     if dense[level]:
         return offsets[level] + i + dims[level, 0] * (j + dims[level, 1] * k)
+    # hashed tables have power-of-two sizes: the mask is the modulo (an int division per
+    # corner would cost more than the rest of the lookup)
     h = (i * 1) ^ (j * 2654435761) ^ (k * 805459861)
-    return offsets[level] + h % table_size[level]
+    return offsets[level] + (h & (table_size[level] - 1))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _cell(x: np.ndarray, n: int, level: int, lo: np.ndarray, inv_cell: np.ndarray,
           max_index: np.ndarray, idx: np.ndarray, frac: np.ndarray) -> None:
     for a in range(3):
@@ -65,20 +67,25 @@ def _grid_forward(x, lo, inv_cell, max_index, dims, dense, offsets, table_size, 
     n_pts, n_lev, nf = x.shape[0], inv_cell.shape[0], table.shape[1]
     feats = np.zeros((n_pts, n_lev * nf), np.float32)
     jac = np.zeros((n_pts if want_jac else 0, n_lev * nf, 3), np.float32)
-    idx = np.zeros(3, np.int64)
-    frac = np.zeros(3, np.float64)
     for n in range(n_pts):
         for lev in range(n_lev):
-            _cell(x, n, lev, lo, inv_cell, max_index, idx, frac)
             s = inv_cell[lev]
-            fx, fy, fz = frac[0], frac[1], frac[2]
+            ux = (x[n, 0] - lo[0]) * s
+            uy = (x[n, 1] - lo[1]) * s
+            uz = (x[n, 2] - lo[2]) * s
+            i = min(int(np.floor(ux)) if ux > 0 else 0, max_index[lev, 0])
+            j = min(int(np.floor(uy)) if uy > 0 else 0, max_index[lev, 1])
+            k = min(int(np.floor(uz)) if uz > 0 else 0, max_index[lev, 2])
+            fx = min(max(ux - i, 0.0), 1.0)
+            fy = min(max(uy - j, 0.0), 1.0)
+            fz = min(max(uz - k, 0.0), 1.0)
             for c in range(8):
                 bx, by, bz = c & 1, (c >> 1) & 1, (c >> 2) & 1
                 wx = fx if bx else 1.0 - fx
                 wy = fy if by else 1.0 - fy
                 wz = fz if bz else 1.0 - fz
-                row = _corner_row(idx[0] + bx, idx[1] + by, idx[2] + bz, lev, dims, dense,
-                                  offsets, table_size)
+                row = _corner_row(i + bx, j + by, k + bz, lev, dims, dense, offsets,
+                                  table_size)
                 w = wx * wy * wz
                 if want_jac:
                     gx = (s if bx else -s) * wy * wz
@@ -86,11 +93,11 @@ def _grid_forward(x, lo, inv_cell, max_index, dims, dense, offsets, table_size, 
                     gz = (s if bz else -s) * wx * wy
                     for f in range(nf):
                         v = table[row, f]
-                        k = lev * nf + f
-                        feats[n, k] += w * v
-                        jac[n, k, 0] += gx * v
-                        jac[n, k, 1] += gy * v
-                        jac[n, k, 2] += gz * v
+                        q = lev * nf + f
+                        feats[n, q] += w * v
+                        jac[n, q, 0] += gx * v
+                        jac[n, q, 1] += gy * v
+                        jac[n, q, 2] += gz * v
                 else:
                     for f in range(nf):
                         feats[n, lev * nf + f] += w * table[row, f]

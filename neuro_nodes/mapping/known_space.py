@@ -4,15 +4,37 @@ A voxel is *known* once a ray passed through it or ended in it (up to ``behind_m
 the return, the band a surface's inside is observed in). Per scan, every ``stride``-th return
 (in scan order) is traced by points spaced half a voxel from the sensor to ``R + behind``;
 the voxels holding those points are marked. Tracing a subset of rays leaves no holes at
-ranges where neighbouring traced rays are closer than a voxel (``stride`` = 4 on a
-160 px wide, 58 deg image: up to about 10 m at 10 cm voxels).
+ranges where neighbouring traced rays are closer than a voxel (the neural mapper traces
+3000 random rays of a 346x260 image: rays about 1.3 deg apart, closer than a 10 cm voxel up
+to about 4 m; beyond that the known space has gaps between rays).
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from neuro_nodes.mapping.types import MapBounds
+
+
+@numba.njit(cache=True)
+def _mark(grid, lo, voxel, origin, ends, behind):  # pragma: no cover - compiled
+    step = 0.5 * voxel
+    nx, ny, nz = grid.shape
+    for r in range(ends.shape[0]):
+        d = ends[r] - origin
+        length = np.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2)
+        if length < 1e-6:
+            continue
+        d = d / length
+        n = int((length + behind) / step) + 1
+        for s in range(n):
+            t = s * step
+            i = int(np.floor((origin[0] + d[0] * t - lo[0]) / voxel))
+            j = int(np.floor((origin[1] + d[1] * t - lo[1]) / voxel))
+            k = int(np.floor((origin[2] + d[2] * t - lo[2]) / voxel))
+            if 0 <= i < nx and 0 <= j < ny and 0 <= k < nz:
+                grid[i, j, k] = True
 
 
 class KnownSpace:
@@ -35,23 +57,10 @@ class KnownSpace:
     def mark_rays(self, origin: np.ndarray, endpoints: np.ndarray, behind_m: float,
                   stride: int = 4) -> None:
         """Mark voxels along rays from ``origin`` (3,) to ``endpoints`` (N, 3), map frame."""
-        ends = np.asarray(endpoints, np.float64)[::max(stride, 1)]
-        if len(ends) == 0:
-            return
-        vec = ends - origin
-        length = np.linalg.norm(vec, axis=1)
-        keep = length > 1e-6
-        vec, length = vec[keep], length[keep]
-        direction = vec / length[:, None]
-        step = 0.5 * self.voxel
-        n_steps = int(np.ceil((length.max() + behind_m) / step)) + 1
-        t = np.arange(n_steps) * step  # (S,)
-        along = t[None, :] <= (length + behind_m)[:, None]  # (N, S)
-        ray, k = np.nonzero(along)
-        pts = origin + direction[ray] * t[k, None]
-        ijk, inside = self._cells(pts)
-        ijk = ijk[inside]
-        self.grid[ijk[:, 0], ijk[:, 1], ijk[:, 2]] = True
+        ends = np.ascontiguousarray(np.asarray(endpoints, np.float64)[::max(stride, 1)])
+        if len(ends):
+            _mark(self.grid, self.lo, self.voxel, np.asarray(origin, np.float64), ends,
+                  float(behind_m))
 
     def contains(self, points: np.ndarray) -> np.ndarray:
         """(N,) bool: the points lie in known voxels (False outside the box)."""

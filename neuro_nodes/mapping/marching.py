@@ -1,12 +1,16 @@
 """The zero level set of a field sampled on a regular grid, as a TriangleMesh (marching cubes).
 
-``values[i, j, k]`` is the field at ``origin + (i, j, k) * spacing``; cells where ``mask`` is
-False are left out (their vertices are set to a large positive value, so no surface crosses
-them). Uses :func:`skimage.measure.marching_cubes` (Lewiner); faces are oriented so that
-their normals point towards positive values (outside, free space).
+``values[i, j, k]`` is the field at ``origin + (i, j, k) * spacing``. ``keep`` (optional) says
+which points of the map are trusted: triangles whose centroid it rejects are dropped (and the
+vertices only they used). Masking the *values* instead would put a false surface wherever
+trusted negative values meet the mask. Uses :func:`skimage.measure.marching_cubes`
+(Lewiner); faces are oriented so that their normals point towards positive values (outside,
+free space).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from skimage import measure
@@ -19,18 +23,23 @@ def empty_mesh() -> TriangleMesh:
 
 
 def marching_cubes(values: np.ndarray, origin: np.ndarray, spacing: float,
-                   mask: np.ndarray | None = None, level: float = 0.0) -> TriangleMesh:
+                   keep: Callable[[np.ndarray], np.ndarray] | None = None,
+                   level: float = 0.0) -> TriangleMesh:
     """Triangles of ``values == level`` (see the module docstring)."""
     v = np.asarray(values, np.float32)
     if v.ndim != 3 or min(v.shape) < 2:
         raise ValueError(f"marching cubes needs a 3D grid of at least 2^3 values, got {v.shape}")
-    if mask is not None:
-        v = np.where(mask, v, np.float32(level + 1e3))
-    if not (np.nanmin(v) < level < np.nanmax(v)):
+    if not np.all(np.isfinite(v)):
+        raise ValueError("marching cubes needs finite values")
+    if not (v.min() < level < v.max()):
         return empty_mesh()
     verts, faces, _normals, _ = measure.marching_cubes(
-        v, level=level, spacing=(spacing,) * 3, gradient_direction="ascent")
+        v, level=level, spacing=(spacing,) * 3, gradient_direction="descent")
     verts = verts + np.asarray(origin, np.float64)
+    if keep is not None and len(faces):
+        faces = faces[keep(verts[faces].mean(axis=1))]
+        used, faces = np.unique(faces, return_inverse=True)
+        verts, faces = verts[used], faces.reshape(-1, 3)
     return TriangleMesh(verts.astype(np.float32), faces.astype(np.int32))
 
 
