@@ -139,7 +139,7 @@ class EMoFlowParams:
     """E-MoFlow online estimator (table in the module docstring)."""
 
     iterations: int = param(5, "Optimisation iterations per window (warm)", min=1, max=10000)
-    cold_iterations: int = param(20, "Iterations for the first window after a reset",
+    cold_iterations: int = param(10, "Iterations for the first window after a reset",
                                  min=1, max=100000)
     loss_events: int = param(4000, "Events used by the loss (evenly spaced subset)",
                              min=100, max=10_000_000)
@@ -182,7 +182,7 @@ class EMoFlowParams:
                                max=10_000_000)
     search_scales: tuple[float, ...] = param((0.25, 0.5),
                                              "IWE scales of the search, coarse to fine")
-    search_iterations: int = param(8, "L-BFGS iterations of the search per scale", min=1,
+    search_iterations: int = param(4, "L-BFGS iterations of the search per scale (x2 cold)", min=1,
                                    max=1000)
     search_weight: float = param(1.0, "Pull of omega to the search's result (as imu_weight)",
                                  min=0.0, max=1e6)
@@ -559,8 +559,13 @@ class EMoFlowEstimator:
         z = np.stack([2 * x / cam.width - 1, 2 * y / cam.height - 1, -dt / (0.5 * length)], -1)
         xt = torch.from_numpy(x).float()
         yt = torch.from_numpy(y).float()
-        img0 = image_of_warped_events_torch(xt, yt, cam.width, cam.height)
-        var0 = float(self._contrast(img0)) + 1e-12
+        with torch.no_grad():
+            if p.objective == "variance":
+                var0 = float(_BlurredIweVariance.apply(xt, yt, cam.width, cam.height,
+                                                       self._kernel)) + 1e-12
+            else:
+                img0 = image_of_warped_events_torch(xt, yt, cam.width, cam.height)
+                var0 = float(self._contrast(img0)) + 1e-12
         return _Window(
             x=xt, y=yt, dt=torch.from_numpy(dt).float(), z=torch.from_numpy(z).float(),
             xn=torch.from_numpy((x - cam.cx) / cam.fx), yn=torch.from_numpy((y - cam.cy) / cam.fy),
@@ -684,7 +689,8 @@ class EMoFlowEstimator:
                                                             self.camera.height))
         return c / win.var0
 
-    def _search_rotation(self, win: _Window, length: float, a_mat: torch.Tensor) -> None:
+    def _search_rotation(self, win: _Window, length: float, a_mat: torch.Tensor,
+                         cold: bool) -> None:
         """Events only: shift omega's spline by the constant that maximises the contrast of
         a coarse IWE (module docstring, "Events-only start"), from the warm start and from
         zero; the best of the two at the coarsest scale is refined at the finer ones."""
@@ -725,12 +731,18 @@ class EMoFlowEstimator:
                 yw = (y0 + jy @ q + 0.5) * sy - 0.5
                 return _BlurredIweVariance.apply(xw, yw, w, h, self._kernel)
 
+            if si == 0 and len(starts) > 1:  # the better of the two starts goes on
+                with torch.no_grad():
+                    best = max(starts, key=lambda q: float(contrast(q)))
+                # Zero beats the warm start: the motion jumped, search as from cold.
+                cold = cold or best is starts[1]
             results = []
-            for q0 in (starts if si == 0 else [best]):
+            for q0 in [best if best is not None else starts[0]]:
                 q = q0.clone().requires_grad_(True)
                 with torch.no_grad():
                     norm = float(contrast(q)) + 1e-12
-                opt = torch.optim.LBFGS([q], lr=1.0, max_iter=p.search_iterations,
+                opt = torch.optim.LBFGS([q], lr=1.0,
+                                        max_iter=p.search_iterations * (2 if cold else 1),
                                         line_search_fn="strong_wolfe",
                                         tolerance_grad=1e-9, tolerance_change=1e-12)
 
@@ -773,7 +785,7 @@ class EMoFlowEstimator:
         a_mat = bspline.design_matrix(win.t, p.n_ctrl, 0.0, length)
         prior, prior_weight = imu, p.imu_weight
         if imu is None and p.search and p.flow_model == "residual":
-            self._search_rotation(win, length, a_mat)
+            self._search_rotation(win, length, a_mat, cold)
             w_prior = self._w_ctrl.clone()
             # The search's omega stands in for the gyro (a weaker pull): it bounds the drift
             # along the rotation/translation trade-off that the contrast hardly sees.

@@ -161,7 +161,9 @@ def test_online_windows_warm_start_and_align_events() -> None:
         assert e.compute_s > 0
         assert e.t_ref_s == pytest.approx(win.t_ref_s)
     assert [e.info["cold"] for e in out] == [1.0, 0.0, 0.0]
-    assert [e.info["iterations"] for e in out] == [20.0, 5.0, 5.0]
+    p = est.params
+    assert [e.info["iterations"] for e in out] == [p.cold_iterations, p.iterations,
+                                                   p.iterations]
     last = out[-1]
     zero_aee = float(np.hypot(u[:, 0], u[:, 1]).mean())
     xn = torch.from_numpy((pix[:, 0] - CAM.cx) / CAM.fx)
