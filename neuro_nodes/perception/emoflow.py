@@ -138,7 +138,7 @@ __all__ = [
 class EMoFlowParams:
     """E-MoFlow online estimator (table in the module docstring)."""
 
-    iterations: int = param(5, "Optimisation iterations per window (warm)", min=1, max=10000)
+    iterations: int = param(4, "Optimisation iterations per window (warm)", min=1, max=10000)
     cold_iterations: int = param(10, "Iterations for the first window after a reset",
                                  min=1, max=100000)
     loss_events: int = param(4000, "Events used by the loss (evenly spaced subset)",
@@ -670,8 +670,8 @@ class EMoFlowEstimator:
                                          self._v_ctrl, p, scale, terms)
         # The epipolar normal matrix of omega for the final flow: its covariance.
         with torch.no_grad():
-            u_n = (rotational_flow(af @ w_param, xnf, ynf) + self._flow_px(win.z, length)
-                   / fnorm).double()[sub]
+            u_n = (rotational_flow(af[sub] @ w_param, xnf[sub], ynf[sub])
+                   + self._flow_px(win.z[sub], length) / fnorm).double()
         rows = _omega_rows(win.xn[sub], win.yn[sub], a_mat[sub], a_mat[sub] @ self._v_ctrl)
         wt = _irls(u_n, win.xn[sub], win.yn[sub], a_mat[sub] @ self._w_ctrl,
                    a_mat[sub] @ self._v_ctrl, p.huber_delta_px, scale)
