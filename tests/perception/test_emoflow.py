@@ -270,3 +270,9 @@ def test_events_only_cold_start_finds_a_fast_rotation(search: bool) -> None:
         assert np.linalg.norm(e.omega - FAST_OMEGA) < 0.12 * np.abs(FAST_OMEGA).max()
     else:
         assert err[0] > 0.2, err
+
+
+@pytest.mark.parametrize("scales", [(), (0.0,), (0.25, 2.0)])
+def test_bad_search_scales_are_refused(scales: tuple[float, ...]) -> None:
+    with pytest.raises(ValueError, match="search_scales"):
+        EMoFlowEstimator(CAM, EMoFlowParams(search_scales=scales))
