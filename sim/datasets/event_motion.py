@@ -187,6 +187,17 @@ def _split(textures: tuple[str, ...], seed0: int, per_texture: bool) -> tuple[Se
 TRAIN_SPECS: tuple[SequenceSpec, ...] = _split(TRAIN_TEXTURES, 100, per_texture=True)
 TEST_SPECS: tuple[SequenceSpec, ...] = _split(TEST_TEXTURES, 0, per_texture=False)
 
+#: More training sequences for learned models (seeds 1100-1129, training textures only):
+#: every motion at the test speeds and between and beyond them, once per training texture.
+EXTRA_TRAIN_SPEEDS = (0.5, 1.0, 1.5, 2.0, 2.5)
+EXTRA_TRAIN_SPECS: tuple[SequenceSpec, ...] = tuple(
+    SequenceSpec(motion=m, texture=tex, speed=v, seed=1100 + 10 * i + 2 * j + k)
+    for i, m in enumerate(MOTIONS) for j, v in enumerate(EXTRA_TRAIN_SPEEDS)
+    for k, tex in enumerate(TRAIN_TEXTURES))
+#: Validation split for model selection (seeds 1000-1005, training textures alternating):
+#: every motion at the test speeds; never trained on, and never a test texture or seed.
+VAL_SPECS: tuple[SequenceSpec, ...] = _split(TRAIN_TEXTURES, 1000, per_texture=False)
+
 
 def quick(spec: SequenceSpec, duration_s: float = 0.25) -> SequenceSpec:
     """A short version of ``spec`` (tests, ``--quick``)."""
@@ -354,9 +365,11 @@ def windows(seq: MotionSequence, n_events: int = 30000,
 
 __all__ = [
     "CODE_VERSION",
+    "EXTRA_TRAIN_SPECS",
     "MOTIONS",
     "TEST_SPECS",
     "TRAIN_SPECS",
+    "VAL_SPECS",
     "MotionSequence",
     "SequenceSpec",
     "default_cache_dir",

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from sim.datasets.event_motion import (
+    EXTRA_TRAIN_SPECS,
     TEST_SPECS,
     TRAIN_SPECS,
+    VAL_SPECS,
     SequenceSpec,
     _scene,
     make_sequence,
@@ -111,6 +113,22 @@ def test_splits_disjoint_and_cover_motions() -> None:
     for split in (TRAIN_SPECS, TEST_SPECS):
         assert {(s.motion, s.speed) for s in split} == {
             (m, v) for m in ("rotation", "translation", "6dof") for v in (1.0, 2.0)}
+
+
+def test_learning_splits_keep_off_the_test_split() -> None:
+    # the test split is fixed: these names are what every reported number was measured on
+    assert [s.name for s in TEST_SPECS] == [
+        "rotation-grid-x1-s0", "rotation-speckle-x2-s1", "translation-grid-x1-s2",
+        "translation-speckle-x2-s3", "6dof-grid-x1-s4", "6dof-speckle-x2-s5"]
+    test_tex = {s.texture for s in TEST_SPECS}
+    seeds = [s.seed for s in (*TRAIN_SPECS, *EXTRA_TRAIN_SPECS, *VAL_SPECS)]
+    assert len(seeds) == len(set(seeds))  # train, extra train and validation disjoint
+    for split in (EXTRA_TRAIN_SPECS, VAL_SPECS):
+        assert all(s.seed >= 1000 for s in split)
+        assert not {s.texture for s in split} & test_tex
+        assert {s.motion for s in split} == {"rotation", "translation", "6dof"}
+    assert {(s.motion, s.speed) for s in VAL_SPECS} == {(s.motion, s.speed) for s in TEST_SPECS}
+    assert len(EXTRA_TRAIN_SPECS) == 30
 
 
 def test_bad_spec_is_one_line_error() -> None:
