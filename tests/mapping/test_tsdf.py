@@ -4,7 +4,6 @@ worlds rendered analytically (exact depth, exact SDF)."""
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -159,19 +158,13 @@ def test_point_only_scans_integrate_through_the_cube_map():
     assert np.median(err) < 0.5 * VOXEL and np.percentile(err, 90) < 1.5 * VOXEL
 
 
-def test_query_outside_bounds_is_unobserved_and_fast(room_map):
+def test_query_outside_bounds_is_unobserved(room_map):
     mapper, _ = room_map
     q = mapper.query(np.array([[5.0, 0.0, 1.0], [0.0, 0.0, -1.0]]))
     assert not q.observed.any() and np.all(np.isfinite(q.distance))
     p = np.random.default_rng(4).uniform(BOUNDS.min_xyz, BOUNDS.max_xyz, (10_000, 3))
-    mapper.query(p)  # ESDF up to date
-    times = []
-    for _ in range(15):
-        t0 = time.perf_counter()
-        q = mapper.query(p)
-        times.append(time.perf_counter() - t0)
-    # best of 15: other processes share the 2 cores; a non-vectorised query is 100x slower
-    assert np.min(times) < 0.010
+    # speed is measured by `neuro eval mapping` (query_ms_10k), not in a timed test
+    q = mapper.query(p)
     assert q.distance.dtype == np.float32 and q.gradient.shape == (10_000, 3)
 
 
