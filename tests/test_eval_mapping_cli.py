@@ -67,10 +67,14 @@ def test_parameter_overrides(cache: Path, capsys: pytest.CaptureFixture[str]) ->
     coarse = run_json(capsys, *base, "--param", "tsdf.voxel_size=0.1")
     assert coarse["params"] == {"tsdf": {"voxel_size": 0.1}}
     assert coarse["methods"]["tsdf"]["memory_mb"] < 0.5 * fine["methods"]["tsdf"]["memory_mb"]
-    # a parameter the mapper does not have: noted, nothing faked, non-zero exit
-    assert main(["eval", "mapping", *base, "--param", "tsdf.no_such=1", "--json"]) == 1
-    out = json.loads(capsys.readouterr().out)
-    assert out["methods"] == {} and "tsdf: cannot start" in out["notes"][0]
+    # an integer for a float field is coerced (open3d takes no int there)
+    ranged = run_json(capsys, *base, "--param", "tsdf.max_range_m=7")
+    assert ranged["params"] == {"tsdf": {"max_range_m": 7.0}}
+    # a parameter the mapper does not have, or out of range: a clear error
+    assert main(["eval", "mapping", *base, "--param", "tsdf.no_such=1"]) == 2
+    assert "unknown parameter 'no_such'" in capsys.readouterr().err
+    assert main(["eval", "mapping", *base, "--param", "tsdf.voxel_size=-1"]) == 2
+    assert "voxel_size" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args", [["--param", "voxel_size=1"], ["--param", "neural.x=1"],

@@ -108,7 +108,34 @@ def parse_overrides(items: list[str], methods: list[str]) -> dict[str, dict[str,
         except json.JSONDecodeError:
             value = text
         out.setdefault(method, {})[key] = tuple(value) if isinstance(value, list) else value
-    return out
+    return {m: _coerced(m, changes) for m, changes in out.items()}
+
+
+#: Each method's parameter dataclass (module, class), to coerce and check overrides early.
+_PARAMS = {"neural": ("neuro_nodes.mapping.neural_sdf", "NeuralSDFParams"),
+           "tsdf": ("neuro_nodes.mapping.tsdf", "TSDFParams")}
+
+
+def _coerced(method: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` coerced to the field types (7 -> 7.0 for a float) and range-checked;
+    ValueError for an unknown or out-of-range parameter. Unchanged when the method's module
+    cannot be imported (starting the mapper then fails with a note)."""
+    import importlib
+
+    from neuro_nodes.core.params import replace_validated
+
+    if method not in _PARAMS:
+        return changes
+    module, name = _PARAMS[method]
+    try:
+        params_type = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return changes
+    try:
+        checked = replace_validated(params_type(), changes)
+    except ValueError as err:
+        raise ValueError(f"--param {method}: {err}") from None
+    return {k: getattr(checked, k) for k in changes}
 
 
 def start_mapper(name: str, seq: MappingSequence, notes: list[str],
