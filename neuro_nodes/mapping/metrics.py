@@ -31,8 +31,9 @@ the first point per 2 cm voxel and then drawn uniformly (:func:`surface_points`)
     \\mathrm{chamfer} = \\tfrac12 (\\mathrm{acc} + \\mathrm{comp})
 
 ``dist(s, M)`` is the exact point-to-triangle distance to the nearest of the ``k`` triangles
-whose centroids are nearest to ``s`` (scipy ``cKDTree``; exact for meshes whose triangles
-are small next to the distance between surfaces, such as marching cubes output). The
+whose centroids are nearest to ``s``, or the distance to the nearest vertex where that is
+smaller (scipy ``cKDTree``; exact for meshes whose triangles are small next to the distance
+between surfaces, such as marching cubes output; never below the exact value). The
 completion ratio is the fraction of ``s_i`` with ``dist < tau`` (``tau`` = 0.05 m), the
 precision ratio the fraction of ``m_j`` with ``|d_true| < tau``. An empty mesh has NaN
 accuracy/completion/Chamfer and ratios 0.
@@ -224,7 +225,7 @@ def closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray,
 
 def point_mesh_distance(points: np.ndarray, mesh: TriangleMesh, *, k: int = 16) -> np.ndarray:
     """Unsigned distance of ``points`` (N, 3) to the nearest of the ``k`` triangles with the
-    nearest centroids (inf for an empty mesh)."""
+    nearest centroids, or to the nearest vertex if that is nearer (inf for an empty mesh)."""
     v, f = _check_mesh(mesh)
     p = np.asarray(points, np.float64).reshape(-1, 3)
     if len(f) == 0:
@@ -233,7 +234,9 @@ def point_mesh_distance(points: np.ndarray, mesh: TriangleMesh, *, k: int = 16) 
     k = min(k, len(f))
     _, cand = cKDTree((a + b + c) / 3.0).query(p, k=k)
     cand = cand.reshape(len(p), k)
-    best = np.full(len(p), np.inf)
+    # the nearest vertex bounds the answer too: it catches the rare point whose nearest
+    # triangle is not among the k nearest centroids
+    best, _ = cKDTree(v).query(p)
     for j in range(k):
         t = cand[:, j]
         q = closest_on_triangles(p, a[t], b[t], c[t])
