@@ -236,7 +236,7 @@ def point_mesh_distance(points: np.ndarray, mesh: TriangleMesh, *, k: int = 16) 
     cand = cand.reshape(len(p), k)
     # the nearest vertex bounds the answer too: it catches the rare point whose nearest
     # triangle is not among the k nearest centroids
-    best, _ = cKDTree(v).query(p)
+    best, _ = cKDTree(v[np.unique(f)]).query(p)  # (vertices of some triangle only)
     for j in range(k):
         t = cand[:, j]
         q = closest_on_triangles(p, a[t], b[t], c[t])
