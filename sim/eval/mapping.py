@@ -26,6 +26,7 @@ memory_mb         ``memory_bytes()`` / 2^20 after the last frame
 mesh_s            wall time of ``mesh()``
 clear_updates     moving spec: scans after the move until 90 % of the old surface points read
                   more than half their true (free) distance; None = not within the budget
+                  (10 scans); clear_updates_half: until half of them do
 ================= ===========================================================================
 
 The overall value of a key is the mean over sequences (per sequence under ``sequences``).
@@ -246,6 +247,7 @@ def evaluate_clearing(mapper: Mapper, seq: MappingSequence, cfg: EvalConfig,
             "pre_move_frames": mv.move_frame - start, "old_points": len(true_after),
             "old_surface_l1_before_m": float(np.mean(np.abs(before))),
             "clear_updates": M.clear_updates(estimates, true_after),
+            "clear_updates_half": M.clear_updates(estimates, true_after, fraction=0.5),
             "cleared_fraction": fractions}
 
 
@@ -261,6 +263,7 @@ def summarise(per_seq: dict[str, dict[str, Any]],
                 out[key] = float(np.mean(vals)) if all(np.isfinite(vals)) else None
         out["frames"] = int(sum(r["frames"] for r in rows))
     out["clear_updates"] = clearing["clear_updates"] if clearing else None
+    out["clear_updates_half"] = clearing["clear_updates_half"] if clearing else None
     out["clearing"] = clearing
     out["sequences"] = per_seq
     return clean_json(out)
