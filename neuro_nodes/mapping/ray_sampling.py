@@ -49,6 +49,16 @@ class RaySamples:
                           np.concatenate([p.free for p in parts]))
 
 
+def nearest_return_bound(points: np.ndarray, T_map_sensor: np.ndarray, query_map: np.ndarray,
+                         rng: np.random.Generator, tree_points: int = 4000) -> np.ndarray:
+    """``b(x)`` of the module docstring for map points ``query_map`` (M, 3)."""
+    pts = np.asarray(points, np.float64)
+    sub = pts if len(pts) <= tree_points else pts[rng.choice(len(pts), tree_points, False)]
+    T = np.asarray(T_map_sensor, np.float64)
+    local = (np.asarray(query_map, np.float64) - T[:3, 3]) @ T[:3, :3]
+    return cKDTree(sub).query(local, k=1)[0]
+
+
 def sample_scan(points: np.ndarray, T_map_sensor: np.ndarray, rng: np.random.Generator, *,
                 n_rays: int, n_near: int, n_free: int, truncation_m: float, behind_m: float,
                 min_range_m: float, tree_points: int = 4000) -> RaySamples:
@@ -86,4 +96,4 @@ def sample_scan(points: np.ndarray, T_map_sensor: np.ndarray, rng: np.random.Gen
                       is_free.reshape(-1))
 
 
-__all__ = ["RaySamples", "sample_scan"]
+__all__ = ["RaySamples", "nearest_return_bound", "sample_scan"]

@@ -20,7 +20,12 @@ blocked at the near one). A stored sample at range ``t`` from ``o`` in a bin wit
   sees (something moved in) -> dropped.
 
 Samples in bins without returns, or behind the new returns, stay (occluded, not
-contradicted). The new scan's own free-space samples then push the field positive there.
+contradicted). Free-space samples whose bound sphere (radius: their bound, the distance to
+the nearest return of *their* scan) holds a dropped surface sample are dropped too: their
+bound may rest on the surface that is gone. The places of the dropped surface samples are
+returned: the mapper adds them to the new scan's samples as free space (with the new scan's
+nearest-return bound), so the field there is pushed positive by samples exactly where the
+object was, not only by the few free-space samples of new rays that happen to pass there.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from neuro_nodes.mapping.ray_sampling import RaySamples
 
@@ -98,12 +104,13 @@ class ReplayWindow:
         return RaySamples.concatenate([e.samples for e in self.entries()])
 
     def carve(self, points_sensor: np.ndarray, T_map_sensor: np.ndarray, *, margin_m: float,
-              bin_rad: float) -> int:
-        """Drop stored samples the new scan contradicts; returns how many went."""
+              bin_rad: float) -> np.ndarray:
+        """Drop stored samples the new scan contradicts; returns the map points of the
+        dropped surface/inside samples (where the new scan now sees free space)."""
         image = RangeImage(points_sensor, bin_rad)
         T = np.asarray(T_map_sensor, np.float64)
         R, o = T[:3, :3], T[:3, 3]
-        n_dropped = 0
+        n_dropped, freed = 0, []
         for e in self.entries():
             s = e.samples
             if len(s) == 0:
@@ -115,10 +122,30 @@ class ReplayWindow:
             onto = seen & s.free & (np.abs(t - r_bin) < margin_m)
             bad = through | onto
             if bad.any():
+                freed.append(s.points[through])
                 e.samples = s.subset(~bad)
                 n_dropped += int(bad.sum())
+        if not freed:
+            self.dropped += n_dropped
+            return np.zeros((0, 3), np.float32)
+        freed_pts = np.concatenate(freed)
+        # free-space samples whose bound may rest on the vanished surface: a freed place lies
+        # inside their bound sphere (their bound was the distance to the nearest old return)
+        tree = cKDTree(freed_pts)
+        for e in self.entries():
+            s = e.samples
+            if not s.free.any():
+                continue
+            idx = np.flatnonzero(s.free)
+            dist, _ = tree.query(s.points[idx], k=1, distance_upper_bound=float(
+                s.target[idx].max()) + 1e-3)
+            stale = np.zeros(len(s), bool)
+            stale[idx] = dist < s.target[idx]
+            if stale.any():
+                e.samples = s.subset(~stale)
+                n_dropped += int(stale.sum())
         self.dropped += n_dropped
-        return n_dropped
+        return freed_pts
 
 
 __all__ = ["RangeImage", "ReplayWindow"]

@@ -209,3 +209,17 @@ def test_memory_and_registry_params() -> None:
         make_mapper("neural", BOUNDS, device="tpu")
     with pytest.raises(ValueError):
         NeuralSDFParams(finest_resolution=8, base_resolution=16).validate()
+
+
+def test_cuda_device_when_there_is_one() -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            NeuralSDFMapper(BOUNDS, dataclasses.replace(FAST, device="cuda"))
+        assert NeuralSDFMapper(BOUNDS, FAST).device.type == "cpu"  # auto falls back
+        return
+    m = _mapped(n=8, params=dataclasses.replace(FAST, device="cuda"), laps=1)
+    p, d = _near_surface_points(SCENE, np.random.default_rng(0))
+    q = m.query(p)
+    assert q.distance.dtype == np.float32 and np.mean(np.abs(q.distance - d)) < 0.05

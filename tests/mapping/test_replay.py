@@ -42,6 +42,7 @@ def test_carving() -> None:
                  [0.0, 0.0, -0.05, 0.4, 0.3, 0.0],
                  [False, False, False, True, True, False])
     w.add(samples, 0.0, 0.0)
-    n = w.carve(np.array([[0, 0, 3.0]]), np.eye(4), margin_m=0.1, bin_rad=0.01)
-    assert n == 2 and w.dropped == 2
+    freed = w.carve(np.array([[0, 0, 3.0]]), np.eye(4), margin_m=0.1, bin_rad=0.01)
+    assert w.dropped == 2
+    np.testing.assert_allclose(freed, [[0, 0, 1.0]])  # the old surface place is free now
     np.testing.assert_allclose(w.samples().points[:, 2], [2.9, 4.0, 1.5, -1.0])
