@@ -32,21 +32,24 @@ class RaySamples:
     points: np.ndarray  # (M, 3) float32, map frame
     target: np.ndarray  # (M,) float32: L1 target (near) or upper bound (free), m
     free: np.ndarray  # (M,) bool: True where ``target`` is only an upper bound
+    pull: np.ndarray  # (M,) float32: weight of the pull of a free sample towards its bound
 
     def __len__(self) -> int:
         return len(self.points)
 
     def subset(self, keep: np.ndarray) -> RaySamples:
-        return RaySamples(self.points[keep], self.target[keep], self.free[keep])
+        return RaySamples(self.points[keep], self.target[keep], self.free[keep],
+                          self.pull[keep])
 
     @staticmethod
     def concatenate(parts: list[RaySamples]) -> RaySamples:
         if not parts:
             return RaySamples(np.zeros((0, 3), np.float32), np.zeros(0, np.float32),
-                              np.zeros(0, bool))
+                              np.zeros(0, bool), np.zeros(0, np.float32))
         return RaySamples(np.concatenate([p.points for p in parts]),
                           np.concatenate([p.target for p in parts]),
-                          np.concatenate([p.free for p in parts]))
+                          np.concatenate([p.free for p in parts]),
+                          np.concatenate([p.pull for p in parts]))
 
 
 def nearest_return_bound(points: np.ndarray, T_map_sensor: np.ndarray, query_map: np.ndarray,
@@ -61,7 +64,7 @@ def nearest_return_bound(points: np.ndarray, T_map_sensor: np.ndarray, query_map
 
 def sample_scan(points: np.ndarray, T_map_sensor: np.ndarray, rng: np.random.Generator, *,
                 n_rays: int, n_near: int, n_free: int, truncation_m: float, behind_m: float,
-                min_range_m: float, tree_points: int = 4000) -> RaySamples:
+                min_range_m: float, pull: float = 0.0, tree_points: int = 4000) -> RaySamples:
     """Samples along ``n_rays`` random rays of a scan (``points`` (N, 3) sensor frame)."""
     pts = np.asarray(points, np.float64)
     rng_ = np.linalg.norm(pts, axis=1)
@@ -92,8 +95,9 @@ def sample_scan(points: np.ndarray, T_map_sensor: np.ndarray, rng: np.random.Gen
     target[:, 0] = 0.0
     T = np.asarray(T_map_sensor, np.float64)
     xm = x.reshape(-1, 3) @ T[:3, :3].T + T[:3, 3]
-    return RaySamples(xm.astype(np.float32), target.reshape(-1).astype(np.float32),
-                      is_free.reshape(-1))
+    free_flat = is_free.reshape(-1)
+    return RaySamples(xm.astype(np.float32), target.reshape(-1).astype(np.float32), free_flat,
+                      np.where(free_flat, np.float32(pull), np.float32(0)))
 
 
 __all__ = ["RaySamples", "nearest_return_bound", "sample_scan"]

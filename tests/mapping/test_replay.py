@@ -11,7 +11,7 @@ from neuro_nodes.mapping.replay import RangeImage, ReplayWindow
 
 def _s(points: list[list[float]], target: list[float], free: list[bool]) -> RaySamples:
     return RaySamples(np.array(points, np.float32), np.array(target, np.float32),
-                      np.array(free, bool))
+                      np.array(free, bool), np.zeros(len(target), np.float32))
 
 
 def test_window_keeps_recent_and_novel() -> None:
