@@ -22,11 +22,11 @@ a moved object left) faster than the Eikonal term alone does in a few steps; sin
 scan's bound is an upper bound and exceeding one costs ``(1 + w_pull) / w_pull`` times more
 per metre than staying below it, the field settles near the smaller bounds the scans give
 (the true distance where the nearest surface was seen). ``w_pull`` is ``free_pull_weight``
-(0.2) for a ray's free samples and ``clear_pull_weight`` (0.8) for the seen-free places the
-map still held as solid (below). Chosen on the tuning sequences (room-s100 and its moving
-variant): one pull of 0.2 for all cleared a moved chair in 10+ updates, 0.5 in 6, 0.8 in 3,
-but 0.8 for all free samples overestimates free-space distance (free L1 3.1 -> 4.4 cm), which
-is the unsafe direction for a planner.
+(0.5) for a ray's free samples and ``clear_pull_weight`` (1.0) for the seen-free places the
+map still held as solid and the free samples near them (below). Chosen on the tuning
+sequences (room-s100 and its moving variant): one pull for all free samples of 0.2 cleared a
+moved chair in 10+ updates, 0.5 in 6, 0.8 in 3 but overestimated free-space distance (free
+L1 3.1 -> 4.4 cm; too large is the unsafe direction for a planner); 0.5 / 1.0 clears in 4.
 The new scan's samples are all in every step, so the newest measurement dominates where the
 scene changed. Dynamic objects: replayed samples the new scan contradicts are dropped
 (``replay.py``: old surface samples the new rays see through, old free-space samples on a
@@ -35,7 +35,8 @@ dropped surface samples join the new scan's samples as free space (bound: distan
 new scan's nearest return), which pushes the field there positive within a few updates.
 Likewise points the new scan sees as free (on a ray, ``carve_margin_m`` before its return)
 where the current field is negative (checked on ``conflict_rays`` rays x 8 points per scan)
-join the new samples as free space.
+join the new samples as free space. These places get the strong pull ``clear_pull_weight``,
+and so do the scan's own free samples within ``change_radius_m`` of one.
 
 ``observed`` of a query: the point lies in a voxel of ``known_voxel_m`` that some ray passed
 through or ended in (``known_space.py``). Outside observed space the field is the decoder's
@@ -66,8 +67,9 @@ steps                 6         Adam steps per scan
 learning_rate         0.01      Adam step size (grid and decoder)
 replay_samples        1800      replayed samples per step
 free_weight           1.0       weight of the free-space hinge
-free_pull_weight      0.2       weight of the pull of a ray's free samples to their bound
-clear_pull_weight     0.8       the same for seen-free places the map held as solid
+free_pull_weight      0.5       weight of the pull of a ray's free samples to their bound
+clear_pull_weight     1.0       the same for seen-free places the map held as solid
+change_radius_m       0.3       free samples this close to such a place get that pull too
 eikonal_weight        0.1       weight of the Eikonal term
 recent_window         4         scans always replayed
 max_keyframes         12        older keyframes replayed
@@ -96,6 +98,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
 from neuro_nodes.core.params import param, validated
 from neuro_nodes.mapping.hash_grid import MultiResGrid
@@ -137,9 +140,9 @@ class NeuralSDFParams:
     learning_rate: float = param(0.01, "Adam step size", min=1e-6, max=1.0)
     replay_samples: int = param(1800, "Replayed samples per step", min=0, max=10**6)
     free_weight: float = param(1.0, "Weight of the free-space hinge", min=0.0, max=100.0)
-    free_pull_weight: float = param(0.2, "Pull of a ray's free samples to their bound",
+    free_pull_weight: float = param(0.5, "Pull of a ray's free samples to their bound",
                                     min=0.0, max=1.0)
-    clear_pull_weight: float = param(0.8, "Pull of seen-free places the map held as solid",
+    clear_pull_weight: float = param(1.0, "Pull of seen-free places the map held as solid",
                                      min=0.0, max=1.0)
     eikonal_weight: float = param(0.1, "Weight of the Eikonal term", min=0.0, max=100.0)
     recent_window: int = param(4, "Scans always replayed", min=1, max=1000)
@@ -150,6 +153,8 @@ class NeuralSDFParams:
     carve_margin_m: float = param(0.1, "Margin of the carving test (m)", min=0.0, max=2.0)
     carve_bin_rad: float = param(0.01, "Angular bin of the carving range image (rad)",
                                  min=1e-4, max=0.5)
+    change_radius_m: float = param(0.3, "Free samples this close to a seen-free-but-solid "
+                                   "place get its pull", min=0.0, max=5.0)
     freed_samples: int = param(1000, "Carved places that become free-space samples (max)",
                                min=0, max=10**6)
     conflict_rays: int = param(500, "Rays checked for seen-free space the field calls solid",
@@ -316,6 +321,10 @@ class NeuralSDFMapper:
         seen_free = np.concatenate([freed, conflict])
         if len(seen_free):  # where the map holds a surface the new scan sees through
             bound = nearest_return_bound(pts, T, seen_free, self.rng).astype(np.float32)
+            # the ray's own free samples around those places get the strong pull too
+            near_change = cKDTree(seen_free).query(
+                new.points, k=1, distance_upper_bound=p.change_radius_m)[0] < p.change_radius_m
+            new.pull[new.free & near_change] = p.clear_pull_weight
             m = len(seen_free)
             new = RaySamples.concatenate([new, RaySamples(
                 seen_free, bound, np.ones(m, bool), np.full(m, p.clear_pull_weight, np.float32))])
