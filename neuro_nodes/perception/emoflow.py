@@ -72,7 +72,7 @@ omega = 0 at ``t_ref``; when zero wins (the motion jumped), and after a reset, i
 ``2 x search_iterations`` per scale. The result then stands in for the gyro: a prior of
 weight ``search_weight`` (as ``imu_weight``, weaker) pulls omega towards it, which bounds
 the drift along the trade-off that a fronto-parallel wall hardly constrains. On TRAIN 6-DoF
-(no IMU) omega RMS went from 66 % to 30 % of max |omega| and the AEE from 4.9 to 1.8 px;
+(no IMU) omega RMS went from 66 % to 32 % of max |omega| and the AEE from 4.9 to 1.8 px;
 omega is then about as good as rotational CMax's (19-21 % on 6dof-checker-x1-s108).
 
 Speed: the loss uses ``loss_events`` events spread evenly over the window (not all 30k:
