@@ -7,12 +7,35 @@ sparser (:mod:`sim.train.dense_flow`).
 
 Network (``build_network``), all from :mod:`neuro_nodes.snn` so it exports to NIR::
 
-    counts (2, H/p, W/p) → Conv 3x3 s2 → LIF → Conv 3x3 s2 → LIF ⟲ Conv 3x3 (recurrent)
-                         → Conv 3x3 → LI  = flow / flow_scale on a grid of cells of 4p px
+    counts (2, H/p, W/p) → Conv 3x3 s2 → LIF → Conv 3x3 s(d) → LIF ⟲ Conv 3x3 (recurrent)
+                         → Conv 3x3 → LI  = flow / flow_scale on a grid of cells of 2^d·p px
 
-Input encoding (``encode_bins``): the events of each bin summed per polarity over p x p
-pixel blocks, times ``input_gain``.  Decoding (``upsample_flow``): LI output x flow_scale
-(px/s), bilinear between cell centres up to the camera resolution.
+with d = ``downsample`` stride-2 convolutions in all (d = 1: the recurrent layer and the
+flow grid stay at the first layer's 2p px; d = 2: 4p px).
+
+Input encoding (``encode_bins``): the events of each bin counted per polarity over p x p
+pixel blocks, n, then ``input_gain``·log(1 + n) (``encoding = log``: the count of a block
+grows with the texture's contrast as much as with the speed, so the log keeps texture
+from swamping motion) or ``input_gain``·n (``linear``).  Decoding (``upsample_flow``):
+LI output x flow_scale (px/s), bilinear between cell centres up to the camera resolution.
+
+================ ========= =============================================================
+DenseFlowConfig  default   meaning
+================ ========= =============================================================
+width, height    346, 260  sensor size the model was trained for (px)
+pool             4         input pooling p (px)
+downsample       2         stride-2 convolutions d: flow cells of 2^d·p px
+bin_s            0.01      time bin = network step (s)
+channels         16        channels of the encoder LIF layer
+hidden           48        channels of the recurrent LIF layer
+tau_fast_s       0.01      shortest LIF membrane τ (s)
+tau_enc_s        0.05      longest encoder LIF τ (s); τ spread geometrically per channel
+tau_rec_s        0.1       longest recurrent LIF τ (s)
+tau_out_s        0.02      LI readout τ (s)
+encoding         log       ``log``: gain·log(1 + n); ``linear``: gain·n
+input_gain       1.0       scale of the encoded counts
+flow_scale       200       px/s per unit of readout
+================ ========= =============================================================
 
 :class:`DenseFlowSNNEstimator` runs the exported NIR graph on the accelerator runtime
 (:class:`neuro_nodes.accel.AccelModel`), so SOPs and energy come from its counters.
@@ -37,7 +60,9 @@ from neuro_nodes.events.event_array import EventArray
 from .types import EventWindow, MotionEstimate, PinholeCamera
 
 MODEL_NAME = "dense_flow"
-STRIDE = 4  # two stride-2 convolutions between the pooled input and the flow grid
+#: Bins whose events make a cell "seen" (its flow is defined; the training loss uses it).
+VALID_BINS = 5
+ENCODINGS = ("log", "linear")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +72,11 @@ class DenseFlowConfig:
     width: int = param(346, "sensor width the model was trained for (px)", min=8)
     height: int = param(260, "sensor height the model was trained for (px)", min=8)
     pool: int = param(4, "input pooling: events summed over pool x pool pixels", min=1)
+    downsample: int = param(2, "stride-2 convolutions: flow cells of 2**downsample * pool px",
+                            min=1, max=2)
     bin_s: float = param(0.01, "time bin = network step (s)", min=1e-4)
     channels: int = param(16, "channels of the first (encoder) LIF layer", min=1)
-    hidden: int = param(32, "channels of the recurrent LIF layer", min=1)
+    hidden: int = param(48, "channels of the recurrent LIF layer", min=1)
     tau_fast_s: float = param(0.01, "shortest membrane time constant of the LIF layers (s)",
                               min=1e-4)
     tau_enc_s: float = param(0.05, "longest membrane time constant of the encoder LIF (s)",
@@ -57,8 +84,18 @@ class DenseFlowConfig:
     tau_rec_s: float = param(0.1, "longest membrane time constant of the recurrent LIF (s)",
                              min=1e-4)
     tau_out_s: float = param(0.02, "time constant of the LI readout (s)", min=1e-4)
-    input_gain: float = param(0.25, "scale of the per-bin event counts", min=0.0)
+    encoding: str = param("log", "per-bin counts n fed as input_gain*log(1+n) or *n",
+                          choices=ENCODINGS)
+    input_gain: float = param(1.0, "scale of the encoded per-bin event counts", min=0.0)
     flow_scale: float = param(200.0, "px/s per unit of readout", min=1e-6)
+
+    def __post_init__(self) -> None:
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"DenseFlowConfig.encoding: {self.encoding!r} is not one of "
+                             f"{ENCODINGS}")
+        if self.downsample not in (1, 2):
+            raise ValueError(f"DenseFlowConfig.downsample: must be 1 or 2, got "
+                             f"{self.downsample}")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -67,13 +104,18 @@ class DenseFlowConfig:
     @property
     def output_shape(self) -> tuple[int, int, int]:
         _, h, w = self.input_shape
-        for _ in range(2):  # conv 3x3, stride 2, padding 1
+        for _ in range(self.downsample):  # conv 3x3, stride 2, padding 1
             h, w = (h + 1) // 2, (w + 1) // 2
         return (2, h, w)
 
     @property
+    def stride(self) -> int:
+        """Pooled input pixels per flow cell."""
+        return 2 ** self.downsample
+
+    @property
     def cell_px(self) -> int:
-        return self.pool * STRIDE
+        return self.pool * self.stride
 
     def cell_centre(self, i: np.ndarray | float) -> np.ndarray | float:
         """Pixel coordinate of output cell ``i``'s centre (same along x and y)."""
@@ -108,7 +150,7 @@ def build_network(cfg: DenseFlowConfig) -> Any:
     return SpikingSequential(
         nn.Conv2d(2, c, 3, stride=2, padding=1),
         LIFCell(lif(c, cfg.tau_enc_s), dt),
-        nn.Conv2d(c, h, 3, stride=2, padding=1),
+        nn.Conv2d(c, h, 3, stride=2 if cfg.downsample == 2 else 1, padding=1),
         Recurrent(LIFCell(lif(h, cfg.tau_rec_s), dt),
                   nn.Conv2d(h, h, 3, padding=1, bias=False)),
         nn.Conv2d(h, 2, 3, padding=1),
@@ -122,7 +164,8 @@ def encode_bins(
     t0_ns: int, n_bins: int, cfg: DenseFlowConfig,
 ) -> np.ndarray:
     """``(n_bins, 2, H/p, W/p)`` float32: events of bin k = [t0 + k·bin, t0 + (k+1)·bin)
-    counted per polarity (channel 0 = OFF, 1 = ON) and pooled; events outside are ignored."""
+    counted per polarity (channel 0 = OFF, 1 = ON) and pooled, then encoded (``cfg.encoding``,
+    times ``cfg.input_gain``); events outside are ignored."""
     _, hp, wp = cfg.input_shape
     out = np.zeros((n_bins, 2, hp, wp), np.float32)
     if n_bins <= 0 or len(t_ns) == 0:
@@ -135,25 +178,34 @@ def encode_bins(
     pi = (np.asarray(p)[keep] > 0).astype(np.int64)
     flat = ((k[keep] * 2 + pi) * hp + yi) * wp + xi
     out.reshape(-1)[:] = np.bincount(flat, minlength=out.size).astype(np.float32)
+    if cfg.encoding == "log":
+        np.log1p(out, out=out)
     return out * np.float32(cfg.input_gain)
 
 
 def coarse_flow(flow: np.ndarray, cfg: DenseFlowConfig) -> np.ndarray:
     """Full-resolution flow ``(2, H, W)`` (NaN = undefined) averaged per output cell over
-    its finite pixels: ``(2, Ho, Wo)``, NaN where a cell has none (the training target)."""
+    its finite pixels: ``(2, Ho, Wo)``, NaN where a cell has none (the training target).
+    A stack ``(F, 2, H, W)`` gives ``(F, 2, Ho, Wo)``."""
+    flow = np.asarray(flow)
+    if flow.ndim == 3:
+        return coarse_flow(flow[None], cfg)[0]
     _, ho, wo = cfg.output_shape
-    _, h, w = flow.shape
+    f, _, h, w = flow.shape
+    nc = ho * wo
     off = (cfg.pool - 1) / 2.0
     cell = (_nearest_cell(h, ho, cfg.cell_px, off)[:, None] * wo
             + _nearest_cell(w, wo, cfg.cell_px, off)[None, :]).ravel()
-    finite = np.isfinite(flow).all(axis=0).ravel()
-    n = np.bincount(cell[finite], minlength=ho * wo).astype(np.float64)
-    out = np.full((2, ho * wo), np.nan, np.float32)
+    cell = (cell[None, :] + nc * np.arange(f)[:, None]).ravel()  # one bincount for all frames
+    finite = np.isfinite(flow).all(axis=1).reshape(-1)
+    n = np.bincount(cell[finite], minlength=f * nc).astype(np.float64)
+    out = np.full((2, f * nc), np.nan, np.float32)
     for c in range(2):
-        s = np.bincount(cell[finite], weights=flow[c].ravel()[finite], minlength=ho * wo)
+        s = np.bincount(cell[finite], weights=flow[:, c].reshape(-1)[finite],
+                        minlength=f * nc)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[c] = np.where(n > 0, s / np.maximum(n, 1), np.nan)
-    return out.reshape(2, ho, wo)
+    return np.ascontiguousarray(out.reshape(2, f, ho, wo).transpose(1, 0, 2, 3))
 
 
 def _nearest_cell(n: int, n_cells: int, scale: float, offset: float) -> np.ndarray:
@@ -168,11 +220,17 @@ def active_cells(counts: np.ndarray, cfg: DenseFlowConfig) -> np.ndarray:
     (``(..., 2, H/p, W/p)``, leading axes summed)."""
     _, ho, wo = cfg.output_shape
     c = counts.reshape(-1, *counts.shape[-3:]).sum(axis=(0, 1))
-    hp, wp = c.shape
-    # pooled index j is centred on pixel pool·j + (pool-1)/2, cell i on pool·STRIDE·i + same
-    cell = (_nearest_cell(hp, ho, STRIDE, 0.0)[:, None] * wo
-            + _nearest_cell(wp, wo, STRIDE, 0.0)[None, :]).ravel()
-    return (np.bincount(cell, weights=c.ravel(), minlength=ho * wo) > 0).reshape(ho, wo)
+    return (np.bincount(pooled_to_cell(cfg), weights=c.ravel(), minlength=ho * wo)
+            > 0).reshape(ho, wo)
+
+
+def pooled_to_cell(cfg: DenseFlowConfig) -> np.ndarray:
+    """``(H/p · W/p,)``: the output cell (flat index) nearest each pooled input pixel."""
+    _, hp, wp = cfg.input_shape
+    _, ho, wo = cfg.output_shape
+    # pooled index j is centred on pixel pool·j + (pool-1)/2, cell i on pool·stride·i + same
+    return (_nearest_cell(hp, ho, cfg.stride, 0.0)[:, None] * wo
+            + _nearest_cell(wp, wo, cfg.stride, 0.0)[None, :]).ravel()
 
 
 @functools.lru_cache(maxsize=8)
@@ -233,9 +291,10 @@ def save_model(net: Any, cfg: DenseFlowConfig, path: Path, meta: dict[str, Any])
     nir.write(str(path), graph)
     info = {"model": path.name, "config": dataclasses.asdict(cfg),
             "input_shape": list(cfg.input_shape), "output_shape": list(cfg.output_shape),
-            "input": "event counts per polarity (0 = OFF, 1 = ON) per bin, pooled, x input_gain",
+            "input": "event counts n per polarity (0 = OFF, 1 = ON) per bin, pooled, as "
+                     "input_gain*log(1+n) (encoding log) or input_gain*n (linear)",
             "output": "LI readout x flow_scale = flow (px/s, u then v) at cell centres "
-                      "pool*4*i + (pool-1)/2 px", **meta}
+                      "pool*2**downsample*i + (pool-1)/2 px", **meta}
     js = path.with_suffix(".json")
     js.write_text(json.dumps(info, indent=1) + "\n")
     return js
@@ -247,12 +306,13 @@ def load_config(path: Path) -> tuple[DenseFlowConfig, dict[str, Any]]:
     js = Path(path).with_suffix(".json")
     try:
         info = json.loads(js.read_text())
-        cfg = DenseFlowConfig(**info["config"])
+        # models written before these fields existed: two stride-2 convs, linear counts
+        cfg = DenseFlowConfig(**{"downsample": 2, "encoding": "linear", **info["config"]})
     except FileNotFoundError as e:
         raise ValueError(f"{js}: missing (each dense-flow model needs its json)") from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{js}: not valid JSON: {e}") from e
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{js}: field 'config' missing or wrong: {e}") from e
     return cfg, info
 
@@ -365,7 +425,7 @@ class DenseFlowSNNEstimator:
         counts = encode_bins(ev.t, x, y, ev.p, t0, n, self.cfg)
         for k in range(n):
             flow = self.step(counts[k])
-            recent = counts[max(0, k - 2): k + 1]
+            recent = counts[max(0, k - VALID_BINS + 1): k + 1]
             self.steps.append(((t0 + (k + 1) * self._bin_ns) * 1e-9, flow,
                                active_cells(recent, self.cfg)))
         self._pending = ev[ev.t >= t0 + n * self._bin_ns]

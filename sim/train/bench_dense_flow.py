@@ -1,9 +1,9 @@
 """Per-step cost of the shipped dense-flow SNN on the accelerator runtime.
 
-``python -m sim.train.bench_dense_flow [--steps N] [--json]``: the model's 10 ms bins of a
-held-out TRAIN sequence, stepped one at a time on the event-driven backend and on the dense
-reference in the same run (latency as a ratio to it), with SOPs, MACs, spikes and energy
-(Loihi profile) per step from the runtime's counters.
+``python -m sim.train.bench_dense_flow [--steps N] [--json]``: the model's 10 ms bins of its
+first validation sequence (never trained on), stepped one at a time on the event-driven
+backend and on the dense reference in the same run (latency as a ratio to it), with SOPs,
+MACs, spikes and energy (Loihi profile) per step from the runtime's counters.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import torch
 def measure(steps: int = 100) -> dict[str, dict[str, float] | float]:
     from neuro_nodes.accel import AccelModel
     from neuro_nodes.perception.dense_flow import default_model_path, encode_bins, load_config
-    from sim.datasets.event_motion import TRAIN_SPECS, make_sequence
+    from sim.datasets.event_motion import VAL_SPECS, make_sequence
 
     path = default_model_path()
     cfg, meta = load_config(path)
-    spec = next(s for s in TRAIN_SPECS if s.name == meta["training"]["val_sequence"])
+    spec = next(s for s in VAL_SPECS if s.name == meta["training"]["val_sequences"][0])
     ev = make_sequence(spec).events
     counts = encode_bins(ev.t, ev.x, ev.y, ev.p, 0, steps, cfg)[:, None]
     out: dict[str, dict[str, float] | float] = {}

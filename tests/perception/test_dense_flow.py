@@ -3,6 +3,7 @@ estimator's binning across windows, the shipped model."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,6 +32,7 @@ from neuro_nodes.perception.types import EventWindow, PinholeCamera
 from neuro_nodes.perception.windows import fixed_count_windows
 
 CFG = DenseFlowConfig()
+LINEAR = dataclasses.replace(CFG, encoding="linear", input_gain=0.25)
 CAM = PinholeCamera.from_fovy(346, 260, 60.0)
 
 
@@ -58,12 +60,17 @@ def test_encode_bins_counts_per_polarity_bin_and_block() -> None:
     x = np.array([0, 3, 4, 345, 10, 0])
     y = np.array([0, 3, 0, 259, 10, 0])
     p = np.array([1, 1, 0, 1, 1, 1])
-    c = encode_bins(t, x, y, p, 0, 3, CFG) / CFG.input_gain
+    c = encode_bins(t, x, y, p, 0, 3, LINEAR) / LINEAR.input_gain
     assert c.shape == (3, 2, 65, 87)
     assert c[0, 1, 0, 0] == 2  # (0,0) and (3,3) share the first 4x4 block, bin 0, ON
     assert c[1, 0, 0, 1] == 1  # t = 10 ms opens bin 1; x = 4 is the second block; OFF
     assert c[2, 1, 64, 86] == 1  # the last pixel lands in the last (partial) block
     assert c.sum() == 4  # t = 35 ms (bin 3) and t < 0 are outside the 3 bins
+    # the default encoding is gain * log(1 + n) of the same counts
+    assert np.allclose(encode_bins(t, x, y, p, 0, 3, CFG), CFG.input_gain * np.log1p(c))
+    assert CFG.encoding == "log"
+    with pytest.raises(ValueError, match="DenseFlowConfig.encoding"):
+        DenseFlowConfig(encoding="sqrt")
 
 
 def test_coarse_flow_averages_finite_pixels_per_cell() -> None:
@@ -71,9 +78,18 @@ def test_coarse_flow_averages_finite_pixels_per_cell() -> None:
     flow[0], flow[1] = 30.0, -7.0
     flow[:, :20, :20] = np.nan  # cell (0, 0) owns pixels < 9.5 on both axes: all NaN
     c = coarse_flow(flow, CFG)
-    assert c.shape == CFG.output_shape == (2, 17, 22)
-    assert np.isnan(c[:, 0, 0]).all()
+    assert CFG.cell_px == 16 and c.shape == CFG.output_shape == (2, 17, 22)
+    assert np.isnan(c[:, 0, 0]).all() and np.isfinite(c[:, 1, 1]).all()  # 9.5-25.5: partly
     assert np.allclose(c[0][~np.isnan(c[0])], 30.0) and np.allclose(c[1, 5, 5], -7.0)
+    fine = coarse_flow(flow, dataclasses.replace(CFG, downsample=1))  # 8 px cells
+    assert fine.shape == (2, 33, 44)
+    assert np.isnan(fine[:, 1, 1]).all() and np.isfinite(fine[:, 2, 2]).all()  # 13.5 px
+    # a stack of frames gives the stack of cells (the training targets)
+    ramp = np.stack([flow, 2.0 * flow, flow + 1.0])
+    stack = coarse_flow(ramp, CFG)
+    assert stack.shape == (3, 2, 17, 22)
+    for f in range(3):
+        np.testing.assert_allclose(stack[f], coarse_flow(ramp[f], CFG), equal_nan=True)
 
 
 def test_upsample_flow_is_bilinear_between_cell_centres_and_rescales() -> None:
@@ -96,9 +112,11 @@ def test_upsample_flow_is_bilinear_between_cell_centres_and_rescales() -> None:
 
 def test_active_cells_marks_cells_with_events() -> None:
     counts = np.zeros((2, 2, 65, 87), np.float32)
-    counts[1, 0, 40, 60] = 1.0  # pooled (40, 60) -> cell (10, 15)
+    counts[1, 0, 40, 61] = 1.0  # pooled (40, 61) -> cell (10, 15) of 16 px (61/4 rounds down)
     act = active_cells(counts, CFG)
-    assert act.sum() == 1 and act[10, 15]
+    assert act.shape == (17, 22) and act.sum() == 1 and act[10, 15]
+    fine = active_cells(counts, dataclasses.replace(CFG, downsample=1))  # 8 px cells
+    assert fine.shape == (33, 44) and fine.sum() == 1 and fine[20, 31]  # 61/2 rounds up
 
 
 def _spiking_net(seed: int = 0) -> torch.nn.Module:
@@ -179,10 +197,10 @@ def test_estimator_gives_nan_where_no_events_and_resets_after_a_gap() -> None:
 
 def test_shipped_model_beats_zero_flow_on_the_held_out_train_sequence(
         tmp_path: Path) -> None:
-    from sim.datasets.event_motion import TRAIN_SPECS, make_sequence, quick
+    from sim.datasets.event_motion import VAL_SPECS, make_sequence, quick
 
     _, meta = load_config(default_model_path())
-    spec = next(s for s in TRAIN_SPECS if s.name == meta["training"]["val_sequence"])
+    spec = next(s for s in VAL_SPECS if s.name == meta["training"]["val_sequences"][0])
     seq = make_sequence(quick(spec, 0.25), cache_dir=tmp_path)  # never trained on
     est = DenseFlowSNNEstimator(seq.camera)
     errs, zero = [], []
@@ -210,3 +228,6 @@ def test_bad_model_json_is_one_line_naming_the_file(tmp_path: Path) -> None:
     bad.with_suffix(".json").write_text(json.dumps({"config": {"pool": 4, "nope": 1}}))
     with pytest.raises(ValueError, match=r"m\.json: field 'config'"):
         DenseFlowSNNEstimator(CAM, bad)
+    bad.with_suffix(".json").write_text(json.dumps({"config": {"encoding": "sqrt"}}))
+    with pytest.raises(ValueError, match=r"m\.json: field 'config'.*encoding"):
+        load_config(bad)
