@@ -53,3 +53,10 @@ def test_refused_change_leaves_the_original_untouched() -> None:
     with pytest.raises(ValueError):
         replace_validated(original, {"rate": 3.0, "count": -5})
     assert original.rate == 1.0
+
+
+def test_validated_coerces_an_int_for_a_float_field() -> None:
+    from neuro_nodes.mapping.tsdf import TSDFParams
+
+    p = validated(TSDFParams(max_range_m=7))
+    assert type(p.max_range_m) is float and p.max_range_m == 7.0

@@ -77,10 +77,18 @@ def check_value(name: str, value: Any, typ: Any, spec: ParamSpec) -> Any:
 
 
 def validated(params: P) -> P:
-    """Check every field of ``params`` and its cross-field rules; return it unchanged."""
+    """Check every field of ``params`` and its cross-field rules; return it, with values
+    coerced to the field types (an int given for a float field comes back a float, so a
+    library behind the algorithm never sees the wrong type)."""
     types = field_types(type(params))
+    coerced = {}
     for f in dataclasses.fields(params):
-        check_value(f.name, getattr(params, f.name), types[f.name], spec_of(f))
+        value = getattr(params, f.name)
+        checked = check_value(f.name, value, types[f.name], spec_of(f))
+        if type(checked) is not type(value):
+            coerced[f.name] = checked
+    if coerced:
+        params = dataclasses.replace(params, **coerced)
     check = getattr(params, "validate", None)
     if check is not None:
         check()
