@@ -52,7 +52,10 @@ so integrating more scans after a load continues the map but not bit-identically
 uninterrupted run.
 
 Timing on the CPU: the grid lookup runs in numba kernels (``hash_grid.py``); torch runs the
-decoder and Adam with ``torch_threads`` (1) threads. ``mesh()`` evaluates the field on a
+decoder and Adam with ``torch_threads`` (1) threads. ``query`` (CPU, one hidden layer) skips
+torch: one numba pass gives features, their Jacobian and ``observed``, then the decoder and
+its input gradient in float32 numpy/numba (``sdf_query_kernel.py``; the same values as the
+torch path up to float32 rounding, tested). ``mesh()`` evaluates the field on a
 ``mesh_voxel_m`` grid over the known box (about 1.5 s for the room at 5 cm), not per scan.
 
 ===================== ========= ==========================================================
@@ -116,6 +119,7 @@ from neuro_nodes.mapping.known_space import KnownSpace
 from neuro_nodes.mapping.marching import empty_mesh, marching_cubes
 from neuro_nodes.mapping.ray_sampling import RaySamples, nearest_return_bound, sample_scan
 from neuro_nodes.mapping.replay import ReplayWindow
+from neuro_nodes.mapping.sdf_query_kernel import decode, grid_features_and_observed
 from neuro_nodes.mapping.types import DistanceQuery, MapBounds, Scan, TriangleMesh, UpdateStats
 
 METHOD = "neural"
@@ -286,6 +290,29 @@ class NeuralSDFMapper:
         finite = np.all(np.isfinite(pts), axis=1)
         if not finite.all():
             raise ValueError(f"{int((~finite).sum())} query points are not finite")
+        if self._fused_query_ok():
+            return self._query_fused(pts)
+        return self._query_torch(pts)
+
+    def _fused_query_ok(self) -> bool:
+        """The one-pass numba query covers the CPU field with one hidden layer."""
+        return self.device.type == "cpu" and self.params.hidden_layers == 1
+
+    def _query_fused(self, pts: np.ndarray) -> DistanceQuery:
+        """Distance, gradient and observed in one numba pass (``sdf_query_kernel.py``); the
+        arrays are views of the live parameters, so they are current after every update."""
+        hidden, out = self.decoder.linears[0], self.decoder.linears[1]
+        feats, jac, observed = grid_features_and_observed(
+            np.ascontiguousarray(pts), *self.grid._consts(), self.grid.table.detach().numpy(),
+            self.known.grid, self.known.lo, self.known.voxel)
+        dist, grad = decode(feats, jac, hidden.weight.detach().numpy(),
+                            hidden.bias.detach().numpy(), out.weight.detach().numpy()[0],
+                            float(out.bias.detach()[0]), self.decoder.beta)
+        return DistanceQuery(dist, grad, observed)
+
+    def _query_torch(self, pts: np.ndarray) -> DistanceQuery:
+        """The same query through the grid module and the torch decoder (any device and
+        depth; the reference the fused query is tested against)."""
         dist = np.empty(len(pts), np.float32)
         grad = np.empty((len(pts), 3), np.float32)
         with torch.no_grad():

@@ -65,3 +65,25 @@ def test_dense_level_has_one_row_per_vertex() -> None:
     assert g.dense_levels == (True,)
     # every vertex of the coarse grid is a distinct row
     assert g.table.shape[0] == int(np.prod(g.dims[0].numpy()))
+
+
+def test_query_kernel_matches_the_grid_and_known_space() -> None:
+    from neuro_nodes.mapping.known_space import KnownSpace
+    from neuro_nodes.mapping.sdf_query_kernel import grid_features_and_observed
+    from neuro_nodes.mapping.types import MapBounds
+
+    g = _grid()
+    x = _points(3000, seed=4)
+    f_ref, j_ref = g(x)  # the training kernel (float64 cell fractions, as the query's)
+    known = KnownSpace(MapBounds(tuple(LO), tuple(HI)), 0.25)
+    known.grid[np.random.default_rng(0).random(known.shape) < 0.5] = True
+    xn = x.numpy()
+    f, j, obs = grid_features_and_observed(xn, *g._consts(), g.table.detach().numpy(),
+                                           known.grid, known.lo, known.voxel)
+    np.testing.assert_allclose(f, f_ref.detach().numpy(), atol=1e-6)
+    # the kernel stores the Jacobian as (N, 3, L*F); entries up to ~20 here
+    j_ref = j_ref.detach().numpy()
+    assert np.abs(j_ref).max() > 5
+    np.testing.assert_allclose(j.transpose(0, 2, 1), j_ref, atol=1e-5, rtol=1e-5)
+    np.testing.assert_array_equal(obs, known.contains(xn))
+    assert 0.1 < obs.mean() < 0.6

@@ -227,3 +227,41 @@ def test_cuda_device_when_there_is_one() -> None:
     p, d = _near_surface_points(SCENE, np.random.default_rng(0))
     q = m.query(p)
     assert q.distance.dtype == np.float32 and np.mean(np.abs(q.distance - d)) < 0.05
+
+
+def _query_points(rng: np.random.Generator) -> np.ndarray:
+    """Uniform in (and 0.5 m around) the box, near-surface points, and far outliers."""
+    lo, hi = np.array(BOUNDS.min_xyz), np.array(BOUNDS.max_xyz)
+    near, _ = _near_surface_points(SCENE, rng, 2000)
+    far = rng.normal(0, 1e6, (20, 3))
+    return np.concatenate([rng.uniform(lo - 0.5, hi + 0.5, (8000, 3)), near, far])
+
+
+def test_fused_query_matches_the_torch_path(mapped: NeuralSDFMapper) -> None:
+    # the one-pass numba query (sdf_query_kernel.py) against the grid module + torch decoder
+    assert mapped._fused_query_ok()
+    p = _query_points(np.random.default_rng(7))
+    fast = mapped.query(p)
+    ref = mapped._query_torch(p.astype(np.float32))
+    assert fast.distance.dtype == np.float32 and fast.gradient.dtype == np.float32
+    assert np.max(np.abs(fast.distance - ref.distance)) < 1e-5
+    assert np.max(np.abs(fast.gradient - ref.gradient)) < 1e-5
+    np.testing.assert_array_equal(fast.observed, ref.observed)
+    np.testing.assert_array_equal(fast.observed, mapped.known.contains(p))
+    assert 0.2 < fast.observed.mean() < 0.95  # both kinds of points are in the test
+
+
+def test_fused_query_follows_updates_and_other_decoders() -> None:
+    m = NeuralSDFMapper(BOUNDS, dataclasses.replace(FAST, steps=2))
+    p = _query_points(np.random.default_rng(8))
+    before = m.query(p).distance
+    m.integrate(SCENE.scan(CAMERA, orbit_poses(4)[0]))
+    after, ref = m.query(p), m._query_torch(p.astype(np.float32))
+    assert np.max(np.abs(after.distance - before)) > 1e-3  # it sees the trained weights
+    assert np.max(np.abs(after.distance - ref.distance)) < 1e-5
+    assert np.max(np.abs(after.gradient - ref.gradient)) < 1e-5
+    # two hidden layers: the torch path answers (the fused kernel covers one)
+    deep = NeuralSDFMapper(BOUNDS, dataclasses.replace(FAST, hidden_layers=2))
+    assert not deep._fused_query_ok()
+    q = deep.query(p[:100])
+    assert q.distance.shape == (100,) and np.all(np.isfinite(q.gradient))
