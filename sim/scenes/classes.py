@@ -28,6 +28,8 @@ CLASS_NAMES: dict[int, str] = {
     12: "cone",
     13: "robot",
     14: "swimmer",
+    15: "bottle",
+    16: "bench",
 }
 
 CLASS_IDS: dict[str, int] = {name: i for i, name in CLASS_NAMES.items()}
@@ -37,12 +39,16 @@ OBJECT_CLASSES: tuple[str, ...] = (
     "crate", "ball", "can", "capsule", "table", "chair", "shelf", "lamp", "cone",
 )
 
+#: Object classes that only the point-cloud dataset builds (never placed in the room, so the
+#: room's seeded layout is unchanged); with :data:`OBJECT_CLASSES` they make its 11 classes.
+EXTRA_OBJECT_CLASSES: tuple[str, ...] = ("bottle", "bench")
+
 #: Classes of unbounded or structural things, given by geom name prefix.
 STUFF_CLASSES: tuple[str, ...] = ("floor", "wall", "ceiling", "robot", "swimmer")
 
 
 def object_body_name(cls: str, index: int) -> str:
-    if cls not in OBJECT_CLASSES:
+    if cls not in OBJECT_CLASSES + EXTRA_OBJECT_CLASSES:
         raise ValueError(f"{cls!r} is not an object class")
     return f"obj_{cls}_{index}"
 
@@ -52,7 +58,8 @@ def parse_object_body(name: str) -> str | None:
     if not name.startswith("obj_"):
         return None
     cls, _, idx = name[4:].rpartition("_")
-    return cls if cls in OBJECT_CLASSES and idx.isdigit() else None
+    known = OBJECT_CLASSES + EXTRA_OBJECT_CLASSES
+    return cls if cls in known and idx.isdigit() else None
 
 
 def stuff_class(geom_name: str) -> str | None:
@@ -64,6 +71,7 @@ def stuff_class(geom_name: str) -> str | None:
 __all__ = [
     "CLASS_IDS",
     "CLASS_NAMES",
+    "EXTRA_OBJECT_CLASSES",
     "OBJECT_CLASSES",
     "STUFF_CLASSES",
     "object_body_name",

@@ -44,7 +44,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuro_nodes.core.params import param, validated
-from sim.scenes.classes import CLASS_NAMES, OBJECT_CLASSES, object_body_name
+from sim.scenes.classes import (
+    CLASS_NAMES,
+    EXTRA_OBJECT_CLASSES,
+    OBJECT_CLASSES,
+    object_body_name,
+)
 from sim.scenes.mjcf import TEXTURE_KINDS, add_material, add_texture, new_model, sub, to_xml
 from sim.scenes.spec import SceneSpec
 from sim.trajectories import CircleTrajectory, Trajectory
@@ -284,6 +289,32 @@ def _place(rng: np.random.Generator, placed: list[tuple[float, float, float]], r
     raise ValueError("room too small for its objects: enlarge it or lower instances_per_class")
 
 
+# ------------------------------------------------------------------ extra object classes
+# Built only by the point-cloud dataset (sim.scenes.classes.EXTRA_OBJECT_CLASSES); the room
+# never places them, so its seeded layout does not depend on them.
+def _bottle(b: ET.Element, n: str, m: str, u: float) -> float:
+    r, h = 0.06 * u, 0.1 * u  # body radius, half height
+    _geom(b, f"{n}_body", m, type="cylinder", size=(r, h), pos=(0, 0, h))
+    _geom(b, f"{n}_shoulder", m, type="sphere", size=(r,), pos=(0, 0, 2 * h))
+    neck = 0.05 * u
+    _geom(b, f"{n}_neck", m, type="cylinder", size=(0.022 * u, neck),
+          pos=(0, 0, 2 * h + 0.8 * r + neck))
+    return r
+
+
+def _bench(b: ET.Element, n: str, m: str, u: float) -> float:
+    hx, hy, seat = 0.6 * u, 0.18 * u, 0.42 * u
+    _geom(b, f"{n}_seat", m, type="box", size=(hx, hy, 0.03), pos=(0, 0, seat - 0.03))
+    for k, sx in enumerate((1, -1)):  # two slab legs across the seat
+        _geom(b, f"{n}_leg{k}", m, type="box", size=(0.03, hy - 0.02, (seat - 0.06) / 2),
+              pos=(sx * (hx - 0.1), 0, (seat - 0.06) / 2))
+    return math.hypot(hx, hy)
+
+
+EXTRA_OBJECT_BUILDERS: dict[str, Builder] = {"bottle": _bottle, "bench": _bench}
+assert set(EXTRA_OBJECT_BUILDERS) == set(EXTRA_OBJECT_CLASSES)
+
+
 def room_trajectories(params: RoomParams) -> dict[str, Trajectory]:
     """Scripted trajectories of the moving objects (body name -> trajectory)."""
     p = params
@@ -313,6 +344,7 @@ def room_scene(params: RoomParams | None = None) -> SceneSpec:
 
 __all__ = [
     "CLASS_NAMES",
+    "EXTRA_OBJECT_BUILDERS",
     "MOVING_CLASSES",
     "OBJECT_BUILDERS",
     "RoomParams",

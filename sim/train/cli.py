@@ -45,6 +45,76 @@ def register(sub: Any) -> None:
                         "more, and spinning threads stall on a busy machine)")
     d.add_argument("--json", action="store_true", help="print the summary as JSON")
     d.set_defaults(func=run_dense_flow)
+    _register_pointcloud(actions)
+
+
+def _register_pointcloud(actions: Any) -> None:
+    from sim.train.pointcloud import EPOCHS, TRAIN_VIEWS_PER_ROOM
+
+    d = actions.add_parser(
+        "pointcloud", help="E-3DSNN point-cloud SNN: object classification and room "
+                           "segmentation on simulated depth views")
+    d.add_argument("--task", choices=("classification", "segmentation", "both"),
+                   default="both", help="which model(s) to train (default both)")
+    d.add_argument("--epochs", type=int, default=None,
+                   help="passes over the data (default: classification "
+                        f"{EPOCHS['classification']}, segmentation {EPOCHS['segmentation']})")
+    d.add_argument("--seed", type=int, default=0, help="torch/numpy seed (default 0)")
+    d.add_argument("--out", type=Path, default=Path("pointcloud_model"),
+                   help="output folder for pointcloud_cls/_seg .json + .pt "
+                        "(default ./pointcloud_model)")
+    d.add_argument("--samples-per-class", type=int, default=None, metavar="N",
+                   help="classification: N training clouds per class (quick runs; "
+                        "default the split's 200)")
+    d.add_argument("--rooms", type=int, default=None, metavar="N",
+                   help="segmentation: the first N training rooms only (quick runs)")
+    d.add_argument("--views-per-room", type=int, default=TRAIN_VIEWS_PER_ROOM, metavar="V",
+                   help=f"segmentation training views per room (default {TRAIN_VIEWS_PER_ROOM})")
+    d.add_argument("--cache-dir", type=Path, default=None,
+                   help="dataset cache (default: sim.datasets.pointclouds')")
+    d.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    d.add_argument("--json", action="store_true", help="print the summary as JSON")
+    d.set_defaults(func=run_pointcloud)
+
+
+def run_pointcloud(args: argparse.Namespace) -> int:
+    for name in ("epochs", "samples_per_class", "rooms"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            print(f"neuro train pointcloud: --{name.replace('_', '-')}: must be >= 1, got {v}",
+                  file=sys.stderr)
+            return 2
+    if args.threads < 1 or args.views_per_room < 1:
+        print("neuro train pointcloud: --threads and --views-per-room must be >= 1",
+              file=sys.stderr)
+        return 2
+    if args.out.exists() and not args.out.is_dir():
+        print(f"neuro train pointcloud: --out: {args.out} exists and is not a folder",
+              file=sys.stderr)
+        return 2
+    import torch
+
+    from sim.train.pointcloud import run_training
+
+    torch.set_num_threads(args.threads)
+    command = "neuro train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
+        if len(sys.argv) > 2 and sys.argv[1] == "train" else "neuro train pointcloud"
+    tasks = ("classification", "segmentation") if args.task == "both" else (args.task,)
+    summaries = run_training(tasks, out=args.out, seed=args.seed, epochs=args.epochs,
+                             samples_per_class=args.samples_per_class, rooms=args.rooms,
+                             views_per_room=args.views_per_room, cache_dir=args.cache_dir,
+                             command=command, progress=not (args.json or not sys.stderr.isatty()))
+    if args.json:
+        print(json.dumps(summaries))
+    else:
+        for s in summaries:
+            score = (f"val top-1 {100 * s['val_top1']:.1f} %" if s["task"] == "classification"
+                     else f"val mIoU {100 * s['val_miou']:.1f} %")
+            print(f"pointcloud {s['task']}: {score} at epoch {s['best_epoch']}/"
+                  f"{s['config']['epochs']} on {s['val_clouds']} val clouds "
+                  f"({s['train_clouds']} train), {s['parameters']} parameters, seed "
+                  f"{s['config']['seed']}, {s['time_s']:.0f} s -> {s['model']}")
+    return 0
 
 
 def _check(args: argparse.Namespace) -> str | None:
