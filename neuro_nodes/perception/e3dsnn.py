@@ -184,6 +184,7 @@ class E3DSNNOutput:
     logits: Tensor  # (B, num_classes)
     point_logits: Tensor  # (N, num_seg_classes)
     point_valid: Tensor  # (N,) bool: the point fell inside the voxel box
+    voxel_logits: Tensor  # (M, num_seg_classes): point_logits = voxel_logits[point_to_voxel]
     counters: Counters | None  # per-layer SOPs / MACs of this pass (count=True)
 
 
@@ -269,5 +270,5 @@ class E3DSNN(nn.Module):
         valid = p2v >= 0
         point_logits = vox_logits.new_zeros(len(p2v), p.num_seg_classes)
         point_logits[valid] = vox_logits[p2v[valid]]
-        return E3DSNNOutput(logits, point_logits, valid,
+        return E3DSNNOutput(logits, point_logits, valid, vox_logits,
                             meter.counters() if meter is not None else None)

@@ -117,13 +117,16 @@ class PointCloudModel:
         if self.task == "classification":
             probs_c = torch.softmax(out.logits[0], 0).numpy().astype(np.float32)
         else:
-            n = len(pts)
-            probs = torch.softmax(out.point_logits, 1) * out.point_valid[:, None]
-            probs_p = np.zeros((n, len(self.class_names)), np.float32)
-            probs_p[finite] = probs.numpy()
-            lab = torch.where(out.point_valid, out.point_logits.argmax(1), -1)
-            labels = np.full(n, -1, np.int64)
-            labels[finite] = lab.numpy()
+            # softmax once per voxel: every point of a voxel has its voxel's logits
+            vox_probs = torch.softmax(out.voxel_logits, 1).numpy().astype(np.float32)
+            vox_labels = out.voxel_logits.argmax(1).numpy()
+            p2v = svc.point_to_voxel.numpy()
+            inside = p2v >= 0
+            rows = np.flatnonzero(finite)[inside]
+            probs_p = np.zeros((len(pts), len(self.class_names)), np.float32)
+            probs_p[rows] = vox_probs[p2v[inside]]
+            labels = np.full(len(pts), -1, np.int64)
+            labels[rows] = vox_labels[p2v[inside]]
         return Prediction(probs_c, labels, probs_p, len(svc.voxels.coords), out.counters,
                           1e3 * (time.perf_counter() - t0))
 

@@ -48,6 +48,9 @@ def register(sub: Any) -> None:
         t.add_argument("--json", action="store_true", help="print the results as JSON")
         t.set_defaults(func=run)
     _register_mapping(tasks)
+    from sim.eval import pointcloud_cli
+
+    pointcloud_cli.register(tasks)
 
 
 def _register_mapping(tasks: Any) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from neuro_nodes.perception.pointcloud_model import TASKS, PointCloudModel
 from neuro_nodes.perception.voxelize import VoxelizeParams, voxelize
 
 #: Epochs of the shipped models' training.
-EPOCHS = {"classification": 16, "segmentation": 40}
+EPOCHS = {"classification": 10, "segmentation": 40}
 #: Segmentation training renders more views of each TRAIN room than the val/test splits.
 TRAIN_VIEWS_PER_ROOM = 32
 
@@ -237,6 +238,9 @@ def _train_with_bar(tr: Any, va: Any, tc: TrainConfig, progress: bool) -> tuple[
             nonlocal val_text
             if score is not None:
                 val_text = f", val {key} {100 * score[key]:.1f} %"
+                if not progress:  # no live bar (not a terminal): one log line per validation
+                    print(f"train {tc.task}: epoch {epoch + 1}/{tc.epochs}, loss {loss:.3f}"
+                          f"{val_text}", file=sys.stderr, flush=True)
             bar.update(job, completed=epoch + 1, info=f"loss {loss:.3f}{val_text}")
 
         return train(tr, va, tc, report)
