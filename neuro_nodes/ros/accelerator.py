@@ -29,15 +29,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from neuro_interfaces.msg import EnergyReport, LayerStats
+from neuro_interfaces.msg import EnergyReport
 from neuro_interfaces.srv import Infer
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension
 
-from neuro_nodes.accel.energy import PROFILES, estimate, missing_figure, no_figure
+from neuro_nodes.accel.energy import PROFILES, missing_figure
 from neuro_nodes.accel.errors import AccelError, NonFiniteInput, check_finite
 from neuro_nodes.accel.registry import ModelRegistry
 from neuro_nodes.accel.report_window import ReportWindow
 from neuro_nodes.core.params import param
+from neuro_nodes.ros.energy_report import energy_report, price
 from neuro_nodes.ros.node_base import NeuroNode, run_node
 from neuro_nodes.ros.ports import publishes, service, subscribes
 from neuro_nodes.ros.qos import RELIABLE_QOS
@@ -183,8 +184,7 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
         """Move the model's counters into the report window; return them and their energy
         (NaN where the profile has no figure)."""
         counters = model.counters()
-        profile = profile or self.params.profile
-        energy = (no_figure if missing_figure(profile) else estimate)(counters, profile)
+        energy = price(counters, profile or self.params.profile)
         self._windows[name].add(counters, energy, inferences)
         model.reset_counters()
         return counters, energy
@@ -211,8 +211,9 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
         res.success, res.message = True, self._notes(req.model)
         res.output, res.shape = out.ravel().tolist(), [int(s) for s in out.shape]
         res.latency_s = time.perf_counter() - started
-        res.energy = self._report(req.model, counters.steps, 1, energy.sops, energy.macs,
-                                  energy.total_j, energy.dense_equivalent_j, {})
+        res.energy = self._report(req.model, ReportWindow(
+            time_steps=counters.steps, inferences=1, sops=energy.sops, macs=energy.macs,
+            energy_j=energy.total_j, dense_energy_j=energy.dense_equivalent_j))
         self.health.count("inferences")
         self.health.count("busy_us", round(res.latency_s * 1e6))
         self.health.latency(res.latency_s)
@@ -235,17 +236,10 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
         self.stamp_latency(started)
 
     # -- reports ------------------------------------------------------------------------
-    def _report(self, name: str, steps: int, inferences: int, sops: int, macs: int,
-                energy_j: float, dense_j: float, layers: dict,
+    def _report(self, name: str, window: ReportWindow,
                 profile: str | None = None) -> EnergyReport:
-        msg = EnergyReport(model=name, profile=profile or self.params.profile, time_steps=steps,
-                           inferences=inferences, synaptic_ops=sops, macs=macs,
-                           energy_j=energy_j, dense_energy_j=dense_j)
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.layers = [LayerStats(name=n, neurons=t.neurons, spikes=t.spikes,
-                                 firing_rate=t.firing_rate, synaptic_ops=t.sops, macs=t.macs,
-                                 memory_bytes=t.memory_bytes) for n, t in layers.items()]
-        return msg
+        return energy_report(name, profile or self.params.profile, window,
+                             self.get_clock().now().to_msg())
 
     def _publish_energy(self, profile: str | None = None) -> None:
         for name in self.registry.names():
@@ -253,9 +247,7 @@ class AcceleratorNode(NeuroNode[AcceleratorParams]):
                 self._harvest(name, self.registry.get(name), profile=profile)
                 w, self._windows[name] = self._windows[name], ReportWindow()
             if w.time_steps:
-                self._energy_pub.publish(self._report(
-                    name, w.time_steps, w.inferences, w.sops, w.macs, w.energy_j,
-                    w.dense_energy_j, w.layers, profile))
+                self._energy_pub.publish(self._report(name, w, profile))
 
 
 NODE_CLASS = AcceleratorNode
