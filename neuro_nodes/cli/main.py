@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         plugin.load()(sub)
 
     p = sub.add_parser("bench", help="measure throughput against a baseline in the same run")
-    p.add_argument("suite", choices=("events", "sim", "bag", "accel"), help="what to measure")
+    p.add_argument("suite", choices=("events", "sim", "bag", "accel", "pointcloud"),
+                   help="what to measure")
     p.add_argument("--quick", action="store_true", help="smaller data, fewer repetitions")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=_cmd_bench)

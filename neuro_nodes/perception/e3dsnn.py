@@ -186,6 +186,7 @@ class E3DSNNOutput:
     point_valid: Tensor  # (N,) bool: the point fell inside the voxel box
     voxel_logits: Tensor  # (M, num_seg_classes): point_logits = voxel_logits[point_to_voxel]
     counters: Counters | None  # per-layer SOPs / MACs of this pass (count=True)
+    pooled: Tensor | None = None  # (B, C_last): mean last-stage spikes (the cloud's embedding)
 
 
 class E3DSNN(nn.Module):
@@ -215,12 +216,17 @@ class E3DSNN(nn.Module):
         self.seg_hidden_act = Activation("seg.hidden_act", p.max_spikes, p.ann)
         self.seg_fc2 = nn.Linear(p.seg_hidden, p.num_seg_classes)
 
-    def forward(self, svc: SpikeVoxels, *, count: bool = False) -> E3DSNNOutput:
+    def forward(self, svc: SpikeVoxels, *, count: bool = False,
+                segment: bool = True) -> E3DSNNOutput:
+        """``segment=False`` skips the segmentation head (its outputs are then empty)."""
         x = svc.voxels
         p = self.params
         if x.features.shape[1] != p.in_channels:
             raise ValueError(f"E3DSNN: input has {x.features.shape[1]} channels, params say "
                              f"in_channels={p.in_channels}")
+        # every site needs a parent at each downsampled level (the segmentation head reads
+        # them): a grid size that does not halve evenly would drop its last row of sites
+        x = x.padded_to(2 ** len(p.stage_channels))
         meter = SparseCostMeter(x.batch_size) if count else None
         spiking = not p.ann
         x = x.replace(x.features.to(self.cls_head.weight.dtype))
@@ -242,7 +248,12 @@ class E3DSNN(nn.Module):
             meter.synapse("cls.fc", "linear", sums, torch.ones(bsz, dtype=torch.int64), n_out,
                           spiking)
             meter.scale("cls.mean", bsz * n_out)
-        logits = self.cls_head(sums / n[:, None])
+        pooled = sums / n[:, None]
+        logits = self.cls_head(pooled)
+        if not segment:
+            empty = logits.new_zeros(0, p.num_seg_classes)
+            return E3DSNNOutput(logits, empty, torch.zeros(0, dtype=torch.bool), empty,
+                                meter.counters() if meter is not None else None, pooled)
 
         # segmentation: per point, the spikes of its voxel's parent at every level
         base = levels[0].coords
@@ -271,4 +282,4 @@ class E3DSNN(nn.Module):
         point_logits = vox_logits.new_zeros(len(p2v), p.num_seg_classes)
         point_logits[valid] = vox_logits[p2v[valid]]
         return E3DSNNOutput(logits, point_logits, valid, vox_logits,
-                            meter.counters() if meter is not None else None)
+                            meter.counters() if meter is not None else None, pooled)

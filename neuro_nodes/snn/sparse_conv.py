@@ -26,7 +26,9 @@ Backends (:data:`BACKENDS`):
   matmul ``(M, K³·C_in) · (K³·C_in, C_out)``, its backward recomputes the gather.
 * ``"spconv"``: spconv 2.x's CPU build (optional; ``pip install spconv==2.3.8``), the same
   weight viewed as spconv's ``(C_out, K, K, K, C_in)``; its rule books are cached too.
-  float32 only: its CPU float64 results are wrong (kernel ≥ 3).
+  Inference only on the CPU (its CPU build has no backward pass); float32 only (its CPU
+  float64 results are wrong, kernel ≥ 3); run on one torch thread (with more, its
+  submanifold conv is sometimes wrong).
 
 Costs for synaptic-operation counts: :func:`fan_out` (how many output sites each input site
 reaches) and :func:`pair_count` (input-output pairs), from the torch rule book (the spconv
@@ -49,6 +51,17 @@ BACKENDS = ("torch", "spconv")
 def _keys(coords: Tensor, shape: tuple[int, int, int]) -> Tensor:
     c = coords.to(torch.int64)
     return ((c[:, 0] * shape[0] + c[:, 1]) * shape[1] + c[:, 2]) * shape[2] + c[:, 3]
+
+
+class _one_thread:
+    """``torch.set_num_threads(1)`` inside the block, the previous count after it."""
+
+    def __enter__(self) -> None:
+        self.saved = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.saved)
 
 
 @dataclasses.dataclass
@@ -91,6 +104,16 @@ class SparseVoxels:
         if len(keys) > 1 and bool((keys[1:] == keys[:-1]).any()):
             raise ValueError("coords: duplicate sites")
         return cls(coords[order].contiguous(), features[order], shape, int(batch_size), keys)
+
+    def padded_to(self, multiple: int) -> SparseVoxels:
+        """The same sites in a grid whose sizes are rounded up to a multiple of ``multiple``
+        (so that every site has a parent after ``log2(multiple)`` 2x2x2 stride-2 convs;
+        growing the grid keeps the key order)."""
+        shape = tuple(-(-s // multiple) * multiple for s in self.spatial_shape)
+        if shape == self.spatial_shape:
+            return self
+        return SparseVoxels(self.coords, self.features, shape, self.batch_size,
+                            _keys(self.coords, shape))
 
     def replace(self, features: Tensor) -> SparseVoxels:
         """The same sites (and cached rule books) with new features."""
@@ -379,6 +402,11 @@ class SparseConv3d(nn.Module):
     def _forward_spconv(self, x: SparseVoxels, feats: Tensor) -> SparseVoxels:
         import spconv.pytorch as spconv
 
+        if torch.get_num_threads() > 1:
+            # spconv 2.3.8's CPU submanifold conv is sometimes wrong with several torch
+            # threads (7 of 60 calls off by > 1e-4 with 2 threads; 0 of 60 with one)
+            with _one_thread():
+                return self._forward_spconv(x, feats)
         if feats.dtype != torch.float32:
             # spconv 2.3.8's CPU kernels give wrong float64 results (off by ~0.1 for a
             # 3x3x3 conv, measured against conv3d); float32 matches to 1e-7

@@ -376,9 +376,7 @@ class ObjectViewRenderer:
             m.body_quat[body] = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
 
     def _pose_camera(self, centre: np.ndarray, half: np.ndarray,
-                     rng: np.random.Generator) -> None:
-        import mujoco
-
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
         target = centre + p.target_jitter * half * rng.uniform(-1, 1, 3)
         fit = 1.15 * float(np.linalg.norm(half)) / math.tan(math.radians(p.fovy) / 2)
@@ -387,8 +385,16 @@ class ObjectViewRenderer:
         az = rng.uniform(-math.pi, math.pi)
         eye = np.array([target[0] + rho * math.cos(az), target[1] + rho * math.sin(az),
                         rng.uniform(p.height_min_m, p.height_max_m)])
+        self.place_camera(eye, target)
+        return eye, target
+
+    def place_camera(self, eye: np.ndarray, target: np.ndarray) -> None:
+        """Put the camera at ``eye`` (world, m) looking at ``target``, world z up."""
+        import mujoco
+
         quat = np.empty(4)
-        mujoco.mju_mat2Quat(quat, _look_at(eye, target).reshape(-1))
+        mujoco.mju_mat2Quat(quat, _look_at(np.asarray(eye, float),
+                                           np.asarray(target, float)).reshape(-1))
         self.data.mocap_pos[0] = eye
         self.data.mocap_quat[0] = quat
         mujoco.mj_forward(self.model, self.data)
@@ -405,7 +411,8 @@ class ObjectViewRenderer:
 
     def view(self, label: int, seed: int) -> ObjectView:
         """The view of class ``label`` (index into :data:`CLASSIFICATION_CLASSES`) drawn from
-        ``seed``; the model stays posed as seen (see :meth:`scene_sdf`)."""
+        ``seed``; the model stays posed as seen (see :meth:`scene_sdf`), and ``eye`` /
+        ``target`` hold the camera position and look-at point (world, m)."""
         if not 0 <= label < len(CLASSIFICATION_CLASSES):
             raise ValueError(f"label {label} out of range 0..{len(CLASSIFICATION_CLASSES) - 1}")
         p = self.params
@@ -416,7 +423,7 @@ class ObjectViewRenderer:
         while True:
             attempts += 1
             self._pose_clutter(centre, half, rng)
-            self._pose_camera(centre, half, rng)
+            self.eye, self.target = self._pose_camera(centre, half, rng)
             frame = self.sensor.render(self.data, rgb=False)
             _, inst = self.labels.pixel_labels(frame.segmentation)
             mask = (inst == self._instance[label]) & np.isfinite(frame.depth)

@@ -48,7 +48,7 @@ from neuro_nodes.perception.pointcloud_model import TASKS, PointCloudModel
 from neuro_nodes.perception.voxelize import VoxelizeParams, voxelize
 
 #: Epochs of the shipped models' training.
-EPOCHS = {"classification": 10, "segmentation": 40}
+EPOCHS = {"classification": 10, "segmentation": 24}
 #: Segmentation training renders more views of each TRAIN room than the val/test splits.
 TRAIN_VIEWS_PER_ROOM = 32
 
