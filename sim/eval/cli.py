@@ -51,6 +51,9 @@ def register(sub: Any) -> None:
     from sim.eval import pointcloud_cli
 
     pointcloud_cli.register(tasks)
+    from sim.eval import fusion_cli
+
+    fusion_cli.register(tasks)
 
 
 def _register_mapping(tasks: Any) -> None:
