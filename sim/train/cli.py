@@ -46,6 +46,79 @@ def register(sub: Any) -> None:
     d.add_argument("--json", action="store_true", help="print the summary as JSON")
     d.set_defaults(func=run_dense_flow)
     _register_pointcloud(actions)
+    _register_fusion(actions)
+
+
+def _register_fusion(actions: Any) -> None:
+    from sim.train.fusion import METHODS
+
+    d = actions.add_parser("fusion", help="events + point cloud fusion network (IEMF or "
+                                          "static) on sim.datasets.fusion")
+    d.add_argument("--method", choices=METHODS, default="iemf",
+                   help="training method (default iemf)")
+    d.add_argument("--epochs", type=int, default=12, help="passes over TRAIN (default 12)")
+    d.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    d.add_argument("--ann", action="store_true", help="the ANN twin (ReLU encoders)")
+    d.add_argument("--samples-per-class", type=int, default=None, metavar="N",
+                   help="N training samples per class (quick runs; default 100)")
+    d.add_argument("--out", type=Path, default=Path("fusion_model"),
+                   help="output folder for fusion.json + .pt (default ./fusion_model)")
+    d.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    d.add_argument("--json", action="store_true", help="print the summary as JSON")
+    d.set_defaults(func=run_fusion)
+
+
+def run_fusion(args: argparse.Namespace) -> int:
+    bad = [f"--{n}" for n in ("epochs", "threads") if getattr(args, n) < 1]
+    if args.samples_per_class is not None and args.samples_per_class < 1:
+        bad.append("--samples-per-class")
+    if bad:
+        print(f"neuro train fusion: {', '.join(bad)} must be >= 1", file=sys.stderr)
+        return 2
+    if args.out.exists() and not args.out.is_dir():
+        print(f"neuro train fusion: --out: {args.out} exists and is not a folder",
+              file=sys.stderr)
+        return 2
+    import torch
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from neuro_nodes.perception.fusion.model import save
+    from sim.datasets import fusion as fd
+    from sim.train.fusion import FusionTrainConfig, train
+
+    torch.set_num_threads(args.threads)
+    live = sys.stderr.isatty() and not args.json
+    tr = fd.build("train", args.samples_per_class, progress=live)
+    va = fd.build("val", progress=live)
+    cfg = FusionTrainConfig(method=args.method, epochs=args.epochs, seed=args.seed,
+                            spiking=not args.ann)
+    with Progress(TextColumn(f"[bold blue]train fusion ({args.method})"), BarColumn(),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                  disable=not live, transient=True) as bar:
+        job = bar.add_task("", total=args.epochs, info="")
+
+        def report(epoch: int, row: dict) -> None:
+            info = f"loss {row['loss']:.3f}, val {100 * row['val']['fused']:.1f} %"
+            bar.update(job, completed=epoch + 1, info=info)
+            if not live:
+                print(f"train fusion: epoch {epoch + 1}/{args.epochs}, {info}",
+                      file=sys.stderr, flush=True)
+
+        net, summary = train(tr, va, cfg, report)
+    command = "neuro train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
+        if len(sys.argv) > 2 and sys.argv[1] == "train" else "neuro train fusion"
+    path = save(net, args.out / "fusion.json", {"training": summary, "command": command,
+                                                "class_names": list(tr.class_names)})
+    summary = {k: v for k, v in summary.items() if k != "history"} | {"model": str(path)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        v = summary["val_fused"]
+        print(f"fusion {args.method}: val top-1 {100 * v:.1f} % after {args.epochs} epochs on "
+              f"{summary['val_samples']} val samples ({summary['train_samples']} train), "
+              f"{summary['parameters']} parameters, seed {args.seed}, "
+              f"{summary['time_s']:.0f} s -> {path}")
+    return 0
 
 
 def _register_pointcloud(actions: Any) -> None:
