@@ -16,6 +16,9 @@ def register(tasks: Any) -> None:
                    help="training seeds (default 0 1 2)")
     t.add_argument("--epochs", type=int, default=12, help="epochs per training (default 12)")
     t.add_argument("--ann", action="store_true", help="the ANN twin (ReLU encoders)")
+    t.add_argument("--ablation", action="store_true",
+                   help="also train static_aux (static + the unimodal losses, no IEMF "
+                        "coefficient): which part of IEMF helps")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     t.add_argument("--quick", action="store_true",
                    help="one seed, one epoch, a few samples (smoke test)")
@@ -38,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     cfg = E.EvalConfig.quick() if args.quick else E.EvalConfig(
         seeds=tuple(args.seeds), epochs=args.epochs)
-    if args.ann:
-        cfg = E.EvalConfig(cfg.seeds, cfg.methods, cfg.epochs, cfg.per_class, spiking=False)
+    methods = ("static", "static_aux", "iemf") if args.ablation else cfg.methods
+    cfg = E.EvalConfig(cfg.seeds, methods, cfg.epochs, cfg.per_class, spiking=not args.ann)
     with Progress(SpinnerColumn(), TextColumn("[bold blue]eval fusion: {task.description}"),
                   TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
         job = bar.add_task("", total=None)
@@ -68,14 +71,14 @@ def _report(out: dict[str, Any]) -> None:
     t = Table(title=f"neuro eval fusion (TEST top-1 of the fused head, {n} seed(s), "
                     f"{out['config']['epochs']} epochs)")
     t.add_column("condition")
-    for m in ("static", "iemf"):
+    methods = [m for m in ("static", "static_aux", "iemf") if m in out]
+    for m in methods:
         t.add_column(m, justify="right")
     t.add_column("IEMF − static", justify="right")
     for c in CONDITIONS:
         s, i = out["static"][c], out["iemf"][c]
-        t.add_row(c, f"{100 * s['mean']:.1f} ± {100 * s['std']:.1f}",
-                  f"{100 * i['mean']:.1f} ± {100 * i['std']:.1f}",
-                  f"{100 * (i['mean'] - s['mean']):+.1f}")
+        t.add_row(c, *(f"{100 * out[m][c]['mean']:.1f} ± {100 * out[m][c]['std']:.1f}"
+                       for m in methods), f"{100 * (i['mean'] - s['mean']):+.1f}")
     Console().print(t)
     m = out["summary"]
     ratio = "not reached" if m["epochs_ratio"] is None else f"{m['epochs_ratio']:.2f}"
