@@ -61,6 +61,8 @@ def _register_fusion(actions: Any) -> None:
     d.add_argument("--ann", action="store_true", help="the ANN twin (ReLU encoders)")
     d.add_argument("--samples-per-class", type=int, default=None, metavar="N",
                    help="N training samples per class (quick runs; default 100)")
+    d.add_argument("--val-samples-per-class", type=int, default=None, metavar="N",
+                   help="N validation samples per class (quick runs; default 20)")
     d.add_argument("--out", type=Path, default=Path("fusion_model"),
                    help="output folder for fusion.json + .pt (default ./fusion_model)")
     d.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
@@ -70,8 +72,9 @@ def _register_fusion(actions: Any) -> None:
 
 def run_fusion(args: argparse.Namespace) -> int:
     bad = [f"--{n}" for n in ("epochs", "threads") if getattr(args, n) < 1]
-    if args.samples_per_class is not None and args.samples_per_class < 1:
-        bad.append("--samples-per-class")
+    for name in ("samples_per_class", "val_samples_per_class"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            bad.append("--" + name.replace("_", "-"))
     if bad:
         print(f"neuro train fusion: {', '.join(bad)} must be >= 1", file=sys.stderr)
         return 2
@@ -89,7 +92,7 @@ def run_fusion(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     live = sys.stderr.isatty() and not args.json
     tr = fd.build("train", args.samples_per_class, progress=live)
-    va = fd.build("val", progress=live)
+    va = fd.build("val", args.val_samples_per_class, progress=live)
     cfg = FusionTrainConfig(method=args.method, epochs=args.epochs, seed=args.seed,
                             spiking=not args.ann)
     with Progress(TextColumn(f"[bold blue]train fusion ({args.method})"), BarColumn(),
