@@ -235,7 +235,9 @@ def test_fusion_answers_through_a_dead_event_sensor_and_counts_bad_input(probe,
     assert int(last["error:bad_cloud"]) == 2 and int(last["error:no_usable_points"]) == 1, last
     assert int(last["error:undecodable_packet"]) == 1 and int(last["events_bad"]) == 1, last
     assert int(last["cloud_bad"]) == 3 and int(cloud_diag["bad_messages"]) == 3, cloud_diag
-    assert int(cloud_diag["messages"]) == int(last["cloud_messages"]) > 10
+    # the two statuses are separate publications while clouds keep arriving: a message apart
+    assert int(last["cloud_messages"]) > 10
+    assert abs(int(cloud_diag["messages"]) - int(last["cloud_messages"])) <= 2
     assert int(last["answers_fused"]) >= 5 and int(last["answers_cloud"]) >= 3, last
     assert "bad_cloud" in out  # logged (throttled)
 
