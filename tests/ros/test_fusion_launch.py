@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fusion_models import CLASSES, HEAD_CLASS, tiny_fusion_model
+from launch_helpers import node_params
 
 from neuro_nodes.launch import load_launch_file
 from neuro_nodes.paths import REPO_ROOT
@@ -20,13 +21,6 @@ BIN = Path(sys.executable).parent
 LAUNCH = REPO_ROOT / "launch" / "fusion.launch.yaml"
 
 
-def node_params(node) -> dict:  # noqa: ANN001 - NodeSpec
-    out = {}
-    for i, arg in enumerate(node.cmd):
-        if arg == "--params-file":
-            for body in yaml.safe_load(Path(node.cmd[i + 1]).read_text()).values():
-                out.update(body["ros__parameters"])
-    return out
 
 
 def test_launch_file_parses_and_wires_events_and_the_depth_cloud_to_the_node() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
+from launch_helpers import node_params
 
 from neuro_nodes.launch import LaunchError, load_launch_file
 from neuro_nodes.paths import REPO_ROOT
@@ -17,14 +17,6 @@ BIN = Path(sys.executable).parent
 LAUNCH = REPO_ROOT / "launch" / "mapping.launch.yaml"
 
 
-def node_params(node) -> dict:  # noqa: ANN001 - NodeSpec
-    """The parameters the launch passes to ``node`` (its generated params files)."""
-    out = {}
-    for i, arg in enumerate(node.cmd):
-        if arg == "--params-file":
-            for body in yaml.safe_load(Path(node.cmd[i + 1]).read_text()).values():
-                out.update(body["ros__parameters"])
-    return out
 
 
 @pytest.mark.parametrize("method", ["neural", "tsdf"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
+from launch_helpers import node_params
 from pointcloud_models import SEG_CLASS, SEG_CLASSES, tiny_models
 
 from neuro_nodes.launch import LaunchError, load_launch_file
@@ -21,13 +21,6 @@ BIN = Path(sys.executable).parent
 LAUNCH = REPO_ROOT / "launch" / "pointcloud.launch.yaml"
 
 
-def node_params(node) -> dict:  # noqa: ANN001 - NodeSpec
-    out = {}
-    for i, arg in enumerate(node.cmd):
-        if arg == "--params-file":
-            for body in yaml.safe_load(Path(node.cmd[i + 1]).read_text()).values():
-                out.update(body["ros__parameters"])
-    return out
 
 
 def test_launch_file_parses_and_wires_the_depth_cloud_to_the_node() -> None:
