@@ -21,6 +21,7 @@ from sensor_msgs.msg import Image
 
 from neuro_nodes.core.params import param
 from neuro_nodes.events.codecs import CodecError, make_decoder
+from neuro_nodes.events.packet_decode import decode_packets
 from neuro_nodes.events.render import RenderParams, render_polarity
 from neuro_nodes.ros.node_base import NeuroNode, run_node
 from neuro_nodes.ros.ports import publishes, subscribes
@@ -91,18 +92,9 @@ class EventRendererNode(NeuroNode[EventRendererParams]):
         queued, self._queued = self._queued, []
         if not queued:
             return
-        try:
-            result = self._decoder.decode_many([m.events for m in queued],
-                                               [m.time_base for m in queued])
-        except Exception as err:  # a decoder bug must not take the node down: count it
-            self._decoder.reset()
-            if len(queued) == 1:
-                self.health.error("decoder_failure", f"{type(err).__name__}: {err}")
-            else:  # one by one: only the packet that fails is lost, and counted
-                for m in queued:
-                    self._queued = [m]
-                    self._decode_queued()
-            return
+        result = decode_packets(self._decoder, queued)
+        for failure in result.failures:
+            self.health.error("decoder_failure", failure)
         if result.errors:
             seqs = f"{queued[0].seq}" if len(queued) == 1 else \
                 f"{queued[0].seq}..{queued[-1].seq}"

@@ -41,6 +41,7 @@ from std_msgs.msg import Header
 
 from neuro_nodes.core.params import param
 from neuro_nodes.events.codecs import CodecError, make_decoder
+from neuro_nodes.events.packet_decode import decode_packets
 from neuro_nodes.perception.fusion import model as fm
 from neuro_nodes.perception.fusion.answer import answer
 from neuro_nodes.perception.fusion.inputs import WINDOW_S, SlidingEventGrid, prepare_cloud
@@ -170,17 +171,10 @@ class FusionNode(NeuroNode[FusionNodeParams]):
         queued, self._queued = self._queued, []
         if not queued:
             return
-        try:
-            result = self._decoder.decode_many([m.events for m, _ in queued],
-                                               [m.time_base for m, _ in queued])
-        except Exception as err:  # a decoder bug loses these packets, not the node
-            self._decoder.reset()
-            if len(queued) == 1:
-                self._problem("decoder_failure", f"{type(err).__name__}: {err}", "events")
-            else:  # one by one: only the packet that fails is lost
-                for item in queued:
-                    self._queued = [item]
-                    self._decode_queued()
+        result = decode_packets(self._decoder, [m for m, _ in queued])
+        for failure in result.failures:
+            self._problem("decoder_failure", failure, "events")
+        if not result.ok:
             return
         if result.errors:
             self._problem("corrupt_events", f"{result.errors} in packets {queued[0][0].seq}.."
@@ -189,8 +183,9 @@ class FusionNode(NeuroNode[FusionNodeParams]):
                 return  # nothing but garbage: the sensor is not shown to be alive
         self.grid.push(result.events)
         self.health.count("events", len(result.events))
-        self.liveness.seen("events", queued[-1][1])
-        self._frame["events"] = queued[-1][0].header.frame_id
+        last = queued[result.ok[-1]]
+        self.liveness.seen("events", last[1])
+        self._frame["events"] = last[0].header.frame_id
 
     def _on_cloud(self, msg: PointCloud2) -> None:
         self.health.count("cloud_messages")
