@@ -32,6 +32,7 @@ from sensor_msgs.msg import CameraInfo, Imu
 
 from neuro_nodes.core.params import param
 from neuro_nodes.events.codecs import CodecError, make_decoder
+from neuro_nodes.events.packet_decode import decode_packets
 from neuro_nodes.perception.types import EventWindow, PinholeCamera
 from neuro_nodes.perception.windows import ImuBuffer, WindowCutter
 from neuro_nodes.ros.ports import subscribes
@@ -197,19 +198,9 @@ class EventInput:
         queued, self._queued = self._queued, []
         if not queued:
             return []
-        try:
-            result = self._decoder.decode_many([m.events for m in queued],
-                                               [m.time_base for m in queued])
-        except Exception as err:  # a decoder bug must not take the node down: count it
-            self._decoder.reset()
-            if len(queued) == 1:
-                self.health.error("decoder_failure", f"{type(err).__name__}: {err}")
-                return []
-            out = []
-            for m in queued:  # one by one: only the packet that fails is lost
-                self._queued = [m]
-                out += self._decode_queued()
-            return out
+        result = decode_packets(self._decoder, queued)
+        for failure in result.failures:
+            self.health.error("decoder_failure", failure)
         if result.errors:
             self.health.error("corrupt_events", f"{result.errors} in packets {queued[0].seq}.."
                               f"{queued[-1].seq}", result.errors)
@@ -217,7 +208,7 @@ class EventInput:
         if not len(ev):
             return []
         self.health.count("events", len(ev))
-        last = queued[-1].header.stamp
+        last = queued[result.ok[-1]].header.stamp
         self._offset_ns = last.sec * 1_000_000_000 + last.nanosec - int(ev.t.max())
         if self._last_t_ns is not None and int(ev.t[0]) < self._last_t_ns - TIME_JUMP_S * 1e9:
             self.health.count("time_jumps")
